@@ -1,0 +1,110 @@
+"""The one typed settings object. Nothing else in Atelier reads ``os.environ``.
+
+Environment variables use the prefix ``ATELIER_`` and ``__`` for nesting, e.g. ``ATELIER_TELEGRAM__TOKEN``;
+a ``.env`` file in the working directory is read as well.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Tier = Literal["offline", "standard", "tiny"]
+
+MB = 1024 * 1024
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    # Bot API server root: requests go to {api_url}/bot{token}/{method}, files to {api_url}/file/bot{token}/{path}.
+    # A self-hosted Bot API server lifts the 20 MB download / 50 MB upload limits.
+    api_url: str = "https://api.telegram.org"
+    max_download_bytes: int = 20 * MB
+    max_photo_upload_bytes: int = 10 * MB
+    max_document_upload_bytes: int = 50 * MB
+    poll_timeout_s: float = 10.0
+    # Seconds a "/unmask then the photo" request waits for the photo.
+    pending_command_ttl_s: int = 600
+
+
+class IntakeSettings(BaseModel):
+    max_bytes: int = 20 * MB
+    max_pixels: int = 40_000_000
+    min_side: int = 64
+    max_aspect_ratio: float = 4.0
+
+
+class ModelSettings(BaseModel):
+    tier: Tier = "offline"
+    # "auto": CUDA when available, else CPU.
+    device: str = "auto"
+    # Hugging Face ids or local paths for the standard tier.
+    detector: str = "arnabdhar/YOLOv8-Face-Detection"
+    detector_file: str = "model.pt"
+    mask_classifier: str = "DamarJati/Face-Mask-Detection"
+    segmenter: str = "facebook/sam-vit-base"
+    inpainter: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
+    upscaler: str = "caidas/swin2SR-classical-sr-x4-64"
+    cache_dir: Path | None = None
+    # Inpainting parameters (standard and tiny tiers).
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 7.5
+    strength: float = 1.0
+    prompt: str = "a natural photo of a person's face, mouth and nose, realistic skin, detailed"
+    negative_prompt: str = "face mask, mask, covering, blurry, deformed, cartoon, text, watermark"
+    # Faces whose box is smaller than this (shorter side, px) are refused; below upscale_below they are
+    # super-resolved before inpainting.
+    min_face_px: int = 40
+    upscale_below_px: int = 192
+    detection_threshold: float = 0.5
+    mask_threshold: float = 0.5
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = 1
+    max_attempts: int = 3
+    # Hard / soft time limits per queue, seconds. Must stay below the broker's visibility timeout.
+    gpu_time_limit_s: int = 300
+    cpu_time_limit_s: int = 120
+    train_time_limit_s: int = 3 * 3600
+    visibility_timeout_s: int = 4 * 3600
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ATELIER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    # Unset: an embedded Redis server is started, persisting to {data_dir}/redis with AOF.
+    redis_url: str | None = None
+    # Unset: a SQLite file in the data dir. PostgreSQL: postgresql+psycopg://user:pass@host/db
+    database_url: str | None = None
+    log_level: str = "INFO"
+    default_language: str = "en"
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'atelier.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
