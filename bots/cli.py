@@ -1,0 +1,152 @@
+"""The ``atelier`` command: the operator's front end and the composition root of every process.
+
+Heavy libraries are imported inside the commands that need them, so ``atelier bot telegram`` never loads
+torch and ``atelier --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.config import Settings, Tier
+
+app = typer.Typer(help="Atelier: a self-hosted portrait studio behind chat bots.", no_args_is_help=True)
+run_app = typer.Typer(help="Run a pipeline locally on a file (no bot, no queue).", no_args_is_help=True)
+bot_app = typer.Typer(help="Run a chat front end.", no_args_is_help=True)
+models_app = typer.Typer(help="Model weights for the standard tier.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(bot_app, name="bot")
+app.add_typer(models_app, name="models")
+
+
+def _settings(tier: Tier | None = None) -> Settings:
+    settings = Settings()
+    if tier is not None:
+        settings.models.tier = tier
+    from core.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    return settings
+
+
+TierOption = Annotated[
+    Tier | None, typer.Option("--tier", help="Model tier: offline (CPU, no downloads), standard (GPU), tiny.")
+]
+
+
+@run_app.command("unmask")
+def run_unmask(
+    photo: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A photo of a face wearing a mask.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (PNG).")],
+    mask_out: Annotated[Path | None, typer.Option("--mask-out", help="Also save the edit mask here.")] = None,
+    tier: TierOption = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for the diffusion tiers.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Diffusion steps.")] = None,
+) -> None:
+    """Remove the face mask from PHOTO and write the result to OUTPUT."""
+    from bots.local_run import run_unmask_locally
+
+    settings = _settings(tier)
+    if seed is not None:
+        settings.models.seed = seed
+    if steps is not None:
+        settings.models.steps = steps
+    raise typer.Exit(run_unmask_locally(settings, photo, output, mask_out))
+
+
+@app.command()
+def demo(
+    photo: Annotated[
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, help="A masked photo (default: a generated sample)."),
+    ] = None,
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = Path("out"),
+    tier: TierOption = None,
+) -> None:
+    """Send one /unmask job through the whole service on this machine: embedded Redis, a real worker,
+    the job database and blob store, delivery. Writes the input and the result to OUTPUT_DIR."""
+    from bots.demo import run_demo
+
+    raise typer.Exit(run_demo(_settings(tier), photo, output_dir))
+
+
+@app.command()
+def serve(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    tier: TierOption = None,
+) -> None:
+    """Everything on one machine: the bot(s) with a token set, an embedded Redis (unless ATELIER_REDIS_URL
+    is set) and a worker for the gpu and cpu queues."""
+    from bots.serve import serve as run_serve
+
+    raise typer.Exit(run_serve(_settings(tier), concurrency=concurrency))
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option("--queues", "-Q", help="Comma-separated: gpu, cpu, train.")] = "gpu,cpu",
+    concurrency: Annotated[int | None, typer.Option(help="Pool processes (default: settings).")] = None,
+    tier: TierOption = None,
+) -> None:
+    """A Celery worker consuming QUEUES. Models load once per worker process."""
+    from jobs.worker import run_worker
+
+    run_worker(_settings(tier), [q.strip() for q in queues.split(",") if q.strip()], concurrency)
+
+
+@bot_app.command("telegram")
+def bot_telegram() -> None:
+    """The Telegram bot (needs ATELIER_TELEGRAM__TOKEN and a reachable Redis)."""
+    import asyncio
+
+    from bots.telegram.app import run_bot
+
+    settings = _settings()
+    if settings.telegram.token is None:
+        typer.echo("Set ATELIER_TELEGRAM__TOKEN to the token from @BotFather.", err=True)
+        raise typer.Exit(2)
+    asyncio.run(run_bot(settings))
+
+
+@models_app.command("download")
+def models_download() -> None:
+    """Pre-fetch every standard-tier model (Hugging Face ids or local paths from the settings)."""
+    from core.models_download import download_models
+
+    settings = _settings()
+    paths = download_models(settings.models, progress=lambda line: typer.echo(line))
+    for step, path in paths.items():
+        typer.echo(f"{step}: {path}")
+
+
+@models_app.command("check")
+def models_check() -> None:
+    """Exit non-zero when a standard-tier model is not available locally."""
+    from core.models_download import missing_models
+
+    missing = missing_models(_settings().models)
+    for name in missing:
+        typer.echo(f"missing: {name}", err=True)
+    raise typer.Exit(1 if missing else 0)
+
+
+@app.command("migrate")
+def migrate_db() -> None:
+    """Upgrade the job database to the latest schema (the services also do this at start-up)."""
+    from core.store import migrate
+
+    settings = _settings()
+    migrate(settings.resolved_database_url)
+    logging.getLogger(__name__).info("database at head")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``atelier demo``: one /unmask job through the whole service on this machine.
+
+Embedded Redis, a real Celery worker process, the job database, the blob store and the durable delivery
+path all run exactly as under ``atelier serve``; only the chat is replaced by a folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bots.console import ConsoleResultSender
+from bots.processes import spawn_worker, stop_process
+from core.config import Settings
+from core.delivery import Deliverer
+from core.errors import UserError
+from core.events import RedisEventBus
+from core.ports import ChatRef
+from core.service import Studio, bootstrap
+
+DEMO_TIMEOUT_S = 600.0
+
+
+def _input_bytes(photo: Path | None) -> bytes:
+    if photo is not None:
+        return photo.read_bytes()
+    from core.samples import masked_sample
+
+    buffer = io.BytesIO()
+    masked_sample().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def _deliver_one(studio: Studio, settings: Settings, sender: ConsoleResultSender, job_id: str) -> None:
+    deliverer = Deliverer(
+        studio.store, studio.blobs, RedisEventBus(settings.redis_url or ""), {sender.platform: sender}
+    )
+    runner = asyncio.create_task(deliverer.run())
+    try:
+        await asyncio.wait_for(sender.finished_event(job_id).wait(), timeout=DEMO_TIMEOUT_S)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
+    from jobs.broker import ensure_redis
+    from jobs.celery_app import create_app
+    from jobs.queue import CeleryJobQueue
+
+    console = Console(stderr=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = _input_bytes(photo)
+    (out_dir / "input.png").write_bytes(data)
+
+    embedded = ensure_redis(settings)
+    settings.redis_url = embedded.url if embedded is not None else settings.redis_url
+    assert settings.redis_url
+    worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency=1)
+    started = time.perf_counter()
+    try:
+        studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
+        chat = ChatRef(platform="console", user_id="operator", chat_id="local", lang=settings.default_language)
+        try:
+            submitted = studio.submit_unmask(chat, data)
+        except UserError as error:
+            console.print(f"[red]{error.render(chat.lang)}[/red]")
+            return 1
+        console.print(f"job {submitted.job_id} queued (position {submitted.position}), tier {settings.models.tier}")
+        sender = ConsoleResultSender(out_dir, console)
+        asyncio.run(_deliver_one(studio, settings, sender, submitted.job_id))
+        if submitted.job_id not in sender.results:
+            return 1
+        result = sender.results[submitted.job_id].replace(out_dir / "unmasked.png")
+        console.print(f"{out_dir / 'input.png'} → {result} in {time.perf_counter() - started:.1f} s")
+        return 0
+    finally:
+        stop_process(worker)
+        if embedded is not None:
+            embedded.close()

@@ -1,0 +1,54 @@
+"""Child processes of a one-machine deployment (``atelier serve``, ``atelier demo``).
+
+Children are tied to the parent's life (PR_SET_PDEATHSIG on Linux): a ``kill -9`` of the parent must not
+leave an orphan worker consuming jobs beside the one the restarted deployment starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from core.config import Settings
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the parent's shutdown path still stops the child
+        pass
+
+
+def spawn_worker(
+    settings: Settings, redis_url: str, queues: Sequence[str], concurrency: int
+) -> subprocess.Popen[bytes]:
+    """``atelier worker`` as a child process sharing this process's settings and Redis."""
+    env = dict(os.environ)
+    env["ATELIER_REDIS_URL"] = redis_url
+    env["ATELIER_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["ATELIER_DATABASE_URL"] = settings.resolved_database_url
+    env["ATELIER_MODELS__TIER"] = settings.models.tier
+    command = [
+        sys.executable, "-m", "bots.cli", "worker",
+        "--queues", ",".join(queues), "--concurrency", str(concurrency),
+    ]
+    return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """Warm shutdown first (Celery re-queues what it has not finished), then kill."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

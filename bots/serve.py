@@ -1,0 +1,35 @@
+"""``atelier serve``: the whole studio on one machine — embedded Redis (unless one is configured), a worker
+process for the gpu and cpu queues, and every chat bot that has a token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bots.processes import spawn_worker, stop_process
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, *, concurrency: int = 1) -> int:
+    if settings.telegram.token is None:
+        log.error("no bot token: set ATELIER_TELEGRAM__TOKEN (see README, Configuration)")
+        return 2
+    from bots.telegram.app import run_bot
+    from jobs.broker import ensure_redis
+
+    embedded = ensure_redis(settings)
+    if embedded is not None:
+        settings.redis_url = embedded.url
+    assert settings.redis_url
+    worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency)
+    try:
+        asyncio.run(run_bot(settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_process(worker)
+        if embedded is not None:
+            embedded.close()
+    return 0
