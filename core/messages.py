@@ -29,6 +29,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.help": "What this bot can do",
         "cmd.unmask": "Remove a face mask from a photo",
         "unmask.send_photo": "Now send the photo (as a photo or as a file) within {minutes} minutes.",
+        "unmask.which_command": (
+            "What should I do with this photo? Send it with the caption /unmask, or reply /unmask to it."
+        ),
         "job.queued": "Queued (position {position}).",
         "job.running": "Working on it: {stage} {percent}%",
         "job.done": "Done.",
@@ -92,6 +95,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.help": "이 봇이 할 수 있는 일",
         "cmd.unmask": "사진에서 마스크 지우기",
         "unmask.send_photo": "이제 {minutes}분 안에 사진(사진 또는 파일)을 보내 주세요.",
+        "unmask.which_command": "이 사진으로 무엇을 할까요? /unmask 캡션을 달아 보내거나, 사진에 /unmask 로 답장해 주세요.",
         "job.queued": "대기열에 추가되었습니다 ({position}번째).",
         "job.running": "작업 중: {stage} {percent}%",
         "job.done": "완료되었습니다.",
