@@ -1,0 +1,7 @@
+"""The job database: SQLAlchemy models, Alembic migrations and the ``JobStore`` repository."""
+
+from core.store.jobstore import Attempt, AttemptAction, JobNotFound, JobStore, NewJob
+from core.store.migrate import migrate
+from core.store.records import DeliveryView
+
+__all__ = ["Attempt", "AttemptAction", "DeliveryView", "JobNotFound", "JobStore", "NewJob", "migrate"]

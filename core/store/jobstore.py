@@ -1,0 +1,295 @@
+"""The job store: the database is the source of truth for every job.
+
+Every state change is a guarded ``UPDATE ... WHERE state = <expected>`` (compare-and-set), so two worker
+processes that receive the same job (a redelivered message, a duplicate) can never both run it or both
+finish it, on SQLite and PostgreSQL alike.
+
+Attempts and leases. ``start_attempt`` counts attempts in the row, not in the broker: Celery redelivers a job
+whose worker died (``task_reject_on_worker_lost``), and a photo that crashes its worker every time would
+otherwise loop forever. The running attempt holds a *lease*: the owner (host, pid and start time of the
+worker process) and an expiry that progress reports extend. A redelivered job whose lease is still held by a
+living process is a duplicate (``BUSY``: try again later); one whose owner is dead or whose lease expired is
+taken over, or failed as crashed after ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Engine, Row, Table, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.ports import ChatRef, JobState, JobView
+from core.store.engine import make_engine
+from core.store.migrate import sqlite_path
+from core.store.models import Job, job_view, utcnow
+from core.store.records import DeliveryRecords, PendingCommands, UserRecords
+
+_jobs = cast(Table, Job.__table__)
+_ACTIVE = ("queued", "running")
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class AttemptAction(enum.StrEnum):
+    RUN = "run"  # this caller runs the job now
+    ANNOUNCE = "announce"  # already done: only publish that it is finished
+    BUSY = "busy"  # another living process runs it: look again after retry_in_s
+    SKIP = "skip"  # failed or cancelled: nothing to do
+    CRASHED = "crashed"  # max_attempts reached: the job was just failed as crashed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    action: AttemptAction
+    job: JobView
+    retry_in_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class NewJob:
+    id: str
+    kind: str
+    queue: str
+    chat: ChatRef
+    input_key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    update_key: str | None = None
+    reply_to_message_id: str | None = None
+
+
+class JobStore(DeliveryRecords, PendingCommands, UserRecords):
+    """Repository over the job database (SQLite or PostgreSQL). Thread-safe; create one per process (after
+    ``fork``: connections must not cross into a child)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self._engine: Engine = make_engine(url, echo=echo)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- creating and reading -------------------------------------------------------------------------
+
+    def create_job(self, job: NewJob) -> bool:
+        """Insert a queued job. ``False`` (and nothing written) when ``update_key`` was seen before."""
+        now = utcnow()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(_jobs).values(
+                        id=job.id,
+                        kind=job.kind,
+                        queue=job.queue,
+                        state="queued",
+                        platform=job.chat.platform,
+                        user_id=job.chat.user_id,
+                        chat_id=job.chat.chat_id,
+                        lang=job.chat.lang,
+                        input_key=job.input_key,
+                        params=job.params,
+                        attempts=0,
+                        progress=0.0,
+                        update_key=job.update_key,
+                        reply_to_message_id=job.reply_to_message_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            if job.update_key is not None and self.job_by_update_key(job.update_key) is not None:
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> JobView:
+        return job_view(self._row(job_id))
+
+    def job_by_update_key(self, update_key: str) -> JobView | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_jobs).where(_jobs.c.update_key == update_key)).first()
+        return job_view(row) if row is not None else None
+
+    def jobs_for_user(
+        self, platform: str, user_id: str, *, active_only: bool = True, limit: int = 10
+    ) -> list[JobView]:
+        query = select(_jobs).where(_jobs.c.platform == platform, _jobs.c.user_id == user_id)
+        if active_only:
+            query = query.where(_jobs.c.state.in_(_ACTIVE))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(_jobs.c.created_at.desc()).limit(limit)).all()
+        return [job_view(row) for row in rows]
+
+    def queue_position(self, job_id: str) -> int:
+        """1 when the job runs next; N when N-1 queued or running jobs of its queue came before it. 0 when
+        it is not waiting any more."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(_jobs.c.queue, _jobs.c.state, _jobs.c.created_at).where(_jobs.c.id == job_id)
+            ).first()
+            if row is None:
+                raise JobNotFound(job_id)
+            if row.state != "queued":
+                return 0
+            earlier = or_(
+                _jobs.c.created_at < row.created_at,
+                and_(_jobs.c.created_at == row.created_at, _jobs.c.id < job_id),
+            )
+            ahead = conn.execute(
+                select(func.count())
+                .select_from(_jobs)
+                .where(_jobs.c.queue == row.queue, _jobs.c.state.in_(_ACTIVE), earlier)
+            ).scalar_one()
+        return int(ahead) + 1
+
+    def set_status_message(self, job_id: str, message_id: str) -> None:
+        self._update(job_id, None, status_message_id=message_id)
+
+    # --- the worker side ------------------------------------------------------------------------------
+
+    def start_attempt(
+        self,
+        job_id: str,
+        max_attempts: int,
+        *,
+        owner: str = "",
+        lease_s: float = 3600.0,
+        owner_alive: Callable[[str], bool] | None = None,
+    ) -> Attempt:
+        """Decide what a worker that just received ``job_id`` does (see the module docstring).
+
+        ``owner_alive`` tells whether a lease owner process still lives (cheap on the same host); without
+        it an unexpired lease counts as alive.
+        """
+        for _ in range(20):  # compare-and-set loop: only repeats when another process changed the row
+            row = self._row(job_id)
+            job, now = job_view(row), utcnow()
+            lease = {"lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease_s)}
+            if job.state is JobState.DONE:
+                return Attempt(AttemptAction.ANNOUNCE, job)
+            if job.state in (JobState.FAILED, JobState.CANCELLED):
+                return Attempt(AttemptAction.SKIP, job)
+            if job.state is JobState.QUEUED:
+                started = dict(
+                    lease,
+                    state="running",
+                    attempts=_jobs.c.attempts + 1,
+                    started_at=now,
+                    progress=0.0,
+                    stage=None,
+                )
+                if self._update(job_id, ("queued",), **started):
+                    return Attempt(AttemptAction.RUN, self.get(job_id))
+                continue
+            held_by, expires = row.lease_owner, row.lease_expires_at
+            # A lease held by this very process belongs to an attempt that is over (the process runs one job).
+            held = held_by and held_by != owner and expires is not None and expires > now
+            if held and (owner_alive is None or owner_alive(held_by)):
+                return Attempt(AttemptAction.BUSY, job, retry_in_s=(expires - now).total_seconds())
+            same_attempt = _jobs.c.attempts == job.attempts
+            if job.attempts >= max_attempts:
+                crashed = self._update(
+                    job_id,
+                    ("running",),
+                    same_attempt,
+                    state="failed",
+                    error_key="job.crashed",
+                    error_params={"attempts": job.attempts},
+                    finished_at=now,
+                    lease_owner=None,
+                )
+                if crashed:
+                    return Attempt(AttemptAction.CRASHED, self.get(job_id))
+                continue
+            takeover = dict(lease, attempts=_jobs.c.attempts + 1, started_at=now, progress=0.0, stage=None)
+            if self._update(job_id, ("running",), same_attempt, **takeover):
+                return Attempt(AttemptAction.RUN, self.get(job_id))
+        raise RuntimeError(f"job {job_id}: could not start an attempt under contention")
+
+    def report_progress(
+        self, job_id: str, owner: str, stage: str, fraction: float, *, lease_s: float
+    ) -> bool:
+        """Record progress and extend the lease. ``False`` when this attempt should stop: the job was
+        cancelled, finished elsewhere, or taken over by another process."""
+        return self._update(
+            job_id,
+            ("running",),
+            _jobs.c.lease_owner == owner,
+            stage=stage,
+            progress=max(0.0, min(1.0, fraction)),
+            lease_expires_at=utcnow() + timedelta(seconds=lease_s),
+        )
+
+    def mark_done(self, job_id: str, result_key: str, mask_key: str | None) -> bool:
+        """``running -> done``; ``True`` for exactly one caller."""
+        return self._update(
+            job_id,
+            ("running",),
+            state="done",
+            result_key=result_key,
+            mask_key=mask_key,
+            progress=1.0,
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    def mark_failed(
+        self,
+        job_id: str,
+        error_key: str,
+        error_params: dict[str, Any] | None = None,
+        *,
+        error_id: str | None = None,
+        from_states: Sequence[str] = ("running",),
+    ) -> bool:
+        return self._update(
+            job_id,
+            tuple(from_states),
+            state="failed",
+            error_key=error_key,
+            error_params=error_params or {},
+            error_id=error_id,
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job; a running attempt stops at its next progress report."""
+        return self._update(
+            job_id, _ACTIVE, state="cancelled", finished_at=utcnow(), lease_owner=None, lease_expires_at=None
+        )
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def _row(self, job_id: str) -> Row[Any]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return row
+
+    def _update(
+        self, job_id: str, from_states: tuple[str, ...] | None, *conditions: Any, **values: Any
+    ) -> bool:
+        """One guarded UPDATE of one row; ``True`` when it matched."""
+        query = update(_jobs).where(_jobs.c.id == job_id, *conditions)
+        if from_states is not None:
+            query = query.where(_jobs.c.state.in_(from_states))
+        with self._engine.begin() as conn:
+            result = conn.execute(query.values(updated_at=utcnow(), **values))
+        return result.rowcount == 1
