@@ -1,0 +1,89 @@
+"""The blob store on a local directory (the ``BlobStore`` port): inputs, results, edit masks.
+
+Writes are atomic: the bytes go to a temporary file in the destination directory, are fsynced, and replace
+the destination with ``os.replace`` (atomic on POSIX within one file system); the directory is fsynced so the
+rename itself survives a power cut. A reader therefore sees the old object or the whole new one, never half a
+PNG, and a worker killed mid-write leaves at most a stray temporary file (``.tmp-*``, ignored by ``exists``).
+
+Keys are relative, slash-separated paths from a strict alphabet (letters, digits, ``. _ -``); no absolute
+paths, no ``..``, no empty segments, no hidden names. Keys come from job ids the service generates, but the
+check makes a key built from anything else unable to escape the root.
+
+Other back ends: when workers run on other machines, an S3-compatible store implements the same four
+methods: ``put`` as one PUT of the whole object (S3 PUTs are atomic: readers see the old object or the new
+one), ``get``/``exists``/``delete`` as GET/HEAD/DELETE of ``{prefix}/{key}``, each after the same
+``validate_key`` check. ``core.service.bootstrap(settings, blobs=...)`` takes it; nothing else in Atelier
+touches blob files directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+MAX_KEY_LENGTH = 512
+
+
+class InvalidBlobKey(ValueError):
+    pass
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged when it is a safe relative key, else raise ``InvalidBlobKey``."""
+    if not key or len(key) > MAX_KEY_LENGTH or key.startswith("/"):
+        raise InvalidBlobKey(f"invalid blob key {key!r}")
+    for segment in key.split("/"):
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment) or segment.startswith(".tmp-"):
+            raise InvalidBlobKey(f"invalid blob key {key!r}")
+    return key
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """The file that holds ``key`` (for tools and tests; services use ``get``/``put``)."""
+        return self.root / validate_key(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            try:
+                os.unlink(tmp_name)
+            except FileNotFoundError:
+                pass
+            raise
+        _fsync_dir(target.parent)
+
+    def get(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
