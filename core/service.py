@@ -1,0 +1,148 @@
+"""The command core both chat front ends call: submit work, remember pending commands, read job state.
+
+Methods are synchronous and short (database, blob store, one broker publish); async front ends call them with
+``asyncio.to_thread``. The order inside ``submit_unmask`` is the reliability contract: clean the image, store
+it, write the job row (``queued``) and only then enqueue. A crash before the enqueue leaves a queued row that
+never runs but loses nothing the user was told about; a crash after it leaves a job the worker will run.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from core.blobs import LocalBlobStore
+from core.config import Settings
+from core.errors import UserError
+from core.intake import intake_image
+from core.ports import BlobStore, ChatRef, JobQueue, JobView
+from core.store import JobStore, NewJob, migrate
+
+log = logging.getLogger(__name__)
+
+# Which Celery queue serves each kind of job (the task is "atelier.<kind>"). Workers size their time limits
+# from the same table.
+QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu"}
+
+
+def input_key(job_id: str) -> str:
+    return f"inputs/{job_id}.png"
+
+
+def result_key(job_id: str) -> str:
+    return f"results/{job_id}.png"
+
+
+def mask_key(job_id: str) -> str:
+    return f"results/{job_id}.mask.png"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    position: (
+        int  # 1 = next to run; counted from the DB (queued/running jobs on the same queue created earlier)
+    )
+    duplicate: bool  # True when update_key was seen before: no new job, do not reply again
+
+
+class Studio:
+    def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.queue = queue
+
+    def submit_unmask(
+        self,
+        chat: ChatRef,
+        image_bytes: bytes,
+        *,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """Raises ``UserError`` for a photo we refuse (intake) and ``UserError("error.busy")`` when the queue
+        cannot take the job now."""
+        if update_key is not None:
+            seen = self.store.job_by_update_key(update_key)
+            if seen is not None:
+                return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+        clean = intake_image(image_bytes, self.settings.intake)
+        job_id = uuid.uuid4().hex
+        self.blobs.put(input_key(job_id), clean.data)
+        self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
+        job = NewJob(
+            id=job_id,
+            kind="unmask",
+            queue=QUEUE_OF_KIND["unmask"],
+            chat=chat,
+            input_key=input_key(job_id),
+            params={"source_format": clean.source_format, "width": clean.width, "height": clean.height},
+            update_key=update_key,
+            reply_to_message_id=reply_to_message_id,
+        )
+        if not self.store.create_job(job):
+            # The same update raced in twice; the other copy made the job.
+            self.blobs.delete(input_key(job_id))
+            seen = self.store.job_by_update_key(update_key or "")
+            assert seen is not None
+            return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+        position = self.store.queue_position(job_id)  # before enqueueing: a fast worker may start it at once
+        try:
+            self.queue.enqueue(job_id, job.queue, job.kind)
+        except Exception:
+            log.exception("could not enqueue job %s", job_id)
+            self.store.reject_queued(job_id, "error.busy")
+            raise UserError("error.busy") from None
+        log.info("job %s queued (%s, position %d)", job_id, job.kind, position)
+        return Submitted(job_id, position, duplicate=False)
+
+    def set_status_message(self, job_id: str, message_id: str) -> None:
+        """The "Queued (position N)" message the Deliverer edits with progress."""
+        self.store.set_status_message(job_id, message_id)
+
+    def expect_photo(self, chat: ChatRef, command: str) -> None:
+        """Remember "/unmask now, the photo in a later message" for the TTL in the settings."""
+        ttl = self.settings.telegram.pending_command_ttl_s
+        self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl)
+
+    def take_expected(self, chat: ChatRef) -> str | None:
+        """The pending command for this chat member, if any and not expired; clears it."""
+        return self.store.take_command(chat.platform, chat.chat_id, chat.user_id)
+
+    def job(self, job_id: str) -> JobView:
+        """Raises ``core.store.JobNotFound`` for an unknown id."""
+        return self.store.get(job_id)
+
+    def position(self, job_id: str) -> int:
+        """Current queue position (0 once the job is no longer waiting)."""
+        return self.store.queue_position(job_id)
+
+    def active_jobs(self, chat: ChatRef) -> list[JobView]:
+        """This user's queued and running jobs, newest first."""
+        return self.store.jobs_for_user(chat.platform, chat.user_id)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job; ``False`` when it had already finished. A running attempt stops
+        at its next progress report. The caller tells the user; the Deliverer does not."""
+        return self.store.cancel(job_id)
+
+
+class UnconfiguredQueue:
+    """Stands in when ``bootstrap`` gets no queue: core cannot build the Celery adapter itself."""
+
+    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
+        raise RuntimeError("no job queue configured: pass bootstrap(queue=jobs.queue.CeleryJobQueue(...))")
+
+
+def bootstrap(settings: Settings, *, queue: JobQueue | None = None, blobs: BlobStore | None = None) -> Studio:
+    """The composition root of the chat side: database migrated to head, blob store, queue adapter."""
+    url = settings.resolved_database_url
+    migrate(url)
+    return Studio(
+        settings,
+        JobStore(url),
+        blobs if blobs is not None else LocalBlobStore(settings.blob_dir),
+        queue if queue is not None else UnconfiguredQueue(),
+    )
