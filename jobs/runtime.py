@@ -1,0 +1,263 @@
+"""The worker runtime: what a Celery task does with a job id.
+
+Per worker process (after the prefork ``fork``) it keeps one job store, one blob store, one event publisher
+and one loaded pipeline per kind: models load once per process, never per task, and never in the parent
+(CUDA cannot cross a ``fork``). Loading starts in the background when the pool child starts
+(``worker_process_init``), so the first job usually finds its models ready; a job that arrives earlier waits.
+
+``execute(job_id)`` is idempotent and safe under redelivery: it asks the job store whether to run at all
+(attempt counter and lease, see ``core.store.jobstore``), reuses a result that a crashed attempt already
+wrote, writes results atomically under keys derived from the job id, and flips ``running -> done`` with a
+guarded update that succeeds once.
+
+``register_pipeline`` lets benchmarks and tests plug another pipeline into a real worker process (register
+in the worker's main process before the pool starts; children inherit it).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import psutil
+from celery.exceptions import SoftTimeLimitExceeded
+from PIL import Image
+
+from core.blobs import LocalBlobStore
+from core.config import Settings
+from core.errors import UserError
+from core.events import RedisEventBus
+from core.service import QUEUE_OF_KIND, mask_key, result_key
+from core.store import AttemptAction, JobNotFound, JobStore
+from jobs.broker import redis_url
+from jobs.celery_app import hard_time_limit
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float], None]
+# A lease outlives the hard time limit a little: by then the attempt has ended one way or the other.
+LEASE_MARGIN_S = 60.0
+PROGRESS_INTERVAL_S = 0.5
+
+
+class PipelineOutput(Protocol):
+    image: Image.Image  # RGB, same size as the input
+    edit_mask: Image.Image  # L, 255 where pixels may differ
+
+
+class Runner(Protocol):
+    def run(self, image: Image.Image, *, progress: ProgressCallback | None = None) -> PipelineOutput: ...
+
+
+def _build_unmask(settings: Settings) -> Runner:
+    from core.pipelines.unmask import build_unmask_pipeline  # torch and friends load here, in the worker
+
+    return build_unmask_pipeline(settings.models)
+
+
+_factories: dict[str, Callable[[Settings], Runner]] = {"unmask": _build_unmask}
+_settings: Settings | None = None
+_queues: tuple[str, ...] = ()
+
+
+def register_pipeline(kind: str, factory: Callable[[Settings], Runner]) -> None:
+    """Use ``factory(settings)`` to build the pipeline for jobs of ``kind`` in this worker."""
+    _factories[kind] = factory
+
+
+def configure(settings: Settings, queues: Iterable[str] = ()) -> None:
+    """Called once in the worker's main process before the pool starts."""
+    global _settings, _queues
+    _settings, _queues = settings, tuple(queues)
+
+
+class JobAborted(Exception):
+    """The job was cancelled or taken over while this attempt ran: stop without touching its state."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: AttemptAction
+    retry_in_s: float = 0.0
+
+
+class WorkerContext:
+    """Everything one worker process needs; built lazily in the process that uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pid = os.getpid()
+        self.owner = process_owner()
+        self.store = JobStore(settings.resolved_database_url)
+        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.events = RedisEventBus(redis_url(settings))
+        self._pipelines: dict[str, Runner] = {}
+        self._locks = {kind: threading.Lock() for kind in _factories}
+
+    def pipeline(self, kind: str) -> Runner:
+        with self._locks.setdefault(kind, threading.Lock()):
+            if kind not in self._pipelines:
+                started = time.perf_counter()
+                self._pipelines[kind] = _factories[kind](self.settings)
+                log.info("%s pipeline loaded in %.1f s", kind, time.perf_counter() - started)
+            return self._pipelines[kind]
+
+    def warm_up(self, kinds: Iterable[str]) -> None:
+        def load() -> None:
+            for kind in kinds:
+                try:
+                    self.pipeline(kind)
+                except Exception:  # the job that needs it will report the error properly
+                    log.exception("could not preload the %s pipeline", kind)
+
+        threading.Thread(target=load, name="pipeline-warm-up", daemon=True).start()
+
+
+_context: WorkerContext | None = None
+
+
+def context() -> WorkerContext:
+    global _context
+    if _context is None or _context.pid != os.getpid():
+        if _settings is None:
+            raise RuntimeError("jobs.runtime.configure(settings) was not called in this worker")
+        if _context is not None:
+            # Inherited across fork: drop the parent's pooled connections without closing them under it.
+            _context.store.engine.dispose(close=False)
+        _context = WorkerContext(_settings)
+    return _context
+
+
+def on_process_start(**_: object) -> None:
+    """``worker_process_init``: build this child's context and start loading its pipelines."""
+    context().warm_up([kind for kind in _factories if QUEUE_OF_KIND.get(kind) in _queues])
+
+
+def process_owner() -> str:
+    """Who holds a job's lease: host, pid and the process start time (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{psutil.Process().create_time():.2f}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the lease owner still runs. Only answerable on the same host; elsewhere the lease expiry
+    decides."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname():
+        return True
+    _, pid, started = parts
+    try:
+        process = psutil.Process(int(pid))
+        return f"{process.create_time():.2f}" == started and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError):
+        return False
+
+
+class ProgressReporter:
+    """The pipeline's progress callback: records the stage (throttled), extends the lease, publishes an
+    event, and stops the attempt when the job was cancelled or taken over."""
+
+    def __init__(self, ctx: WorkerContext, job_id: str, lease_s: float) -> None:
+        self.ctx, self.job_id, self.lease_s = ctx, job_id, lease_s
+        self._stage: str | None = None
+        self._last = 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if stage == self._stage and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._stage, self._last = stage, now
+        if not self.ctx.store.report_progress(
+            self.job_id, self.ctx.owner, stage, fraction, lease_s=self.lease_s
+        ):
+            raise JobAborted(self.job_id)
+        self.ctx.events.publish(self.job_id, "progress")
+
+
+def execute(job_id: str) -> Outcome:
+    """Run one job (the body of every job task). Returns ``BUSY`` when another living process holds it."""
+    ctx = context()
+    settings = ctx.settings
+    try:
+        queue = ctx.store.get(job_id).queue
+    except JobNotFound:
+        log.warning("job %s does not exist (any more); dropping its message", job_id)
+        return Outcome(AttemptAction.SKIP)
+    lease_s = hard_time_limit(settings.worker, queue) + LEASE_MARGIN_S
+    attempt = ctx.store.start_attempt(
+        job_id, settings.worker.max_attempts, owner=ctx.owner, lease_s=lease_s, owner_alive=owner_alive
+    )
+    job = attempt.job
+    if attempt.action is AttemptAction.ANNOUNCE:
+        ctx.events.publish(job_id, "done")
+    elif attempt.action is AttemptAction.CRASHED:
+        log.error("job %s failed: its worker died in each of %d attempts", job_id, job.attempts)
+        ctx.events.publish(job_id, "failed")
+    elif attempt.action is AttemptAction.BUSY:
+        log.warning("job %s is held by a living worker; looking again in %.0f s", job_id, attempt.retry_in_s)
+    if attempt.action is not AttemptAction.RUN:
+        return Outcome(attempt.action, attempt.retry_in_s)
+
+    log.info("job %s attempt %d started", job_id, job.attempts)
+    rkey, mkey = result_key(job_id), mask_key(job_id)
+    if not ctx.blobs.exists(rkey):  # else an earlier attempt wrote it and died before marking the job done
+        try:
+            _run_pipeline(ctx, job.kind, job.input_key, rkey, mkey, ProgressReporter(ctx, job_id, lease_s))
+        except JobAborted:
+            log.info("job %s attempt %d stopped: cancelled or taken over", job_id, job.attempts)
+            return Outcome(AttemptAction.SKIP)
+        except UserError as error:
+            _fail(ctx, job_id, error.key, error.params)
+            return Outcome(AttemptAction.RUN)
+        except SoftTimeLimitExceeded:
+            _fail(ctx, job_id, "job.timed_out", {})
+            return Outcome(AttemptAction.RUN)
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("job %s failed (error id %s)", job_id, error_id)
+            _fail(ctx, job_id, "error.internal", {"error_id": error_id}, error_id=error_id)
+            return Outcome(AttemptAction.RUN)
+    if ctx.store.mark_done(job_id, rkey, mkey):
+        log.info("job %s done", job_id)
+        ctx.events.publish(job_id, "done")
+    return Outcome(AttemptAction.RUN)
+
+
+def fail_timed_out(job_id: str) -> None:
+    """The hard time limit killed the attempt's process; called in the worker's main process."""
+    ctx = context()
+    if ctx.store.mark_failed(job_id, "job.timed_out", {}):
+        log.error("job %s killed by the hard time limit", job_id)
+        ctx.events.publish(job_id, "failed")
+
+
+def _run_pipeline(
+    ctx: WorkerContext, kind: str, input_key: str, rkey: str, mkey: str, progress: ProgressReporter
+) -> None:
+    image = Image.open(io.BytesIO(ctx.blobs.get(input_key)))
+    image.load()
+    result = ctx.pipeline(kind).run(image.convert("RGB"), progress=progress)
+    # The mask first: the result's existence is what tells a later attempt that both are complete.
+    ctx.blobs.put(mkey, _png(result.edit_mask.convert("L")))
+    ctx.blobs.put(rkey, _png(result.image.convert("RGB")))
+
+
+def _fail(
+    ctx: WorkerContext, job_id: str, key: str, params: dict[str, object], error_id: str | None = None
+) -> None:
+    if ctx.store.mark_failed(job_id, key, params, error_id=error_id):
+        log.info("job %s failed: %s", job_id, key)
+        ctx.events.publish(job_id, "failed")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,56 @@
+"""``atelier worker``: a Celery worker for some queues, after the start-up checks that keep jobs safe."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import signals
+
+from core.config import Settings
+from core.store import migrate
+from jobs import runtime
+from jobs.broker import ensure_redis
+from jobs.celery_app import QUEUES, check_time_limits, create_app
+from jobs.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, queues: list[str], concurrency: int | None = None) -> None:
+    """Consume ``queues`` until stopped (SIGTERM: finish the running jobs; SIGKILL: they are redelivered).
+
+    Refuses to start (``jobs.broker.BrokerMisconfigured``) when a time limit is not below the visibility
+    timeout or the configured Redis may evict queued jobs. Without ``settings.redis_url`` it starts, or
+    attaches to, the embedded Redis in ``settings.redis_dir``.
+    """
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        raise ValueError(f"unknown queues {unknown}; choose from {', '.join(QUEUES)}")
+    check_time_limits(settings.worker)
+    embedded = ensure_redis(settings)
+    if embedded is not None:
+        settings = settings.model_copy(update={"redis_url": embedded.url})
+    migrate(settings.resolved_database_url)
+
+    runtime.configure(settings, queues)
+    signals.worker_process_init.connect(runtime.on_process_start, weak=False)
+    app = create_app(settings)
+    register_tasks(app, settings)
+    argv = [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={concurrency or settings.worker.concurrency}",
+        "--pool=prefork",
+        # Workers need no gossip or start-up sync with each other; both cost broker traffic.
+        "--without-gossip",
+        "--without-mingle",
+        f"--loglevel={settings.log_level.upper()}",
+        f"--hostname=atelier-{'-'.join(queues)}-{os.getpid()}@%h",
+    ]
+    log.info("worker for %s starting (tier %s)", ",".join(queues), settings.models.tier)
+    try:
+        app.worker_main(argv)
+    finally:
+        if embedded is not None:
+            embedded.close()
