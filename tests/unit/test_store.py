@@ -17,7 +17,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, delete, text, update
 
 from core.ports import ChatRef, JobState
 from core.store import AttemptAction, JobNotFound, JobStore, NewJob, migrate
@@ -332,7 +332,7 @@ def test_deleting_a_job_deletes_its_delivery(store: JobStore) -> None:
     job_id = finished(store)
     assert store.claim_delivery(job_id) is not None
     with store.engine.begin() as conn:
-        conn.execute(Job.__table__.delete().where(Job.__table__.c.id == job_id))
+        conn.execute(delete(Job).where(Job.id == job_id))
     assert store.delivery(job_id) is None
 
 
