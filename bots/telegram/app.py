@@ -1,0 +1,147 @@
+"""The Telegram bot process: routing (``build_application``) and the process itself (``run_bot``).
+
+The process polls Telegram and runs the core ``Deliverer`` side by side: updates become jobs through the
+studio, finished jobs come back from the database (durable) with Redis events as the fast path. It imports
+no model library; work reaches the workers by Celery task name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from telegram import BotCommand, BotCommandScopeDefault, Message, MessageEntity, Update
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, MessageHandler, filters
+
+from bots.telegram.files import FileDownloader, install_token_redaction
+from bots.telegram.handlers import TelegramHandlers
+from bots.telegram.ordering import PerChatUpdateProcessor
+from bots.telegram.sender import TelegramResultSender
+from core.config import Settings
+from core.messages import LANGUAGES, t
+from core.service import Studio
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "help", "unmask")
+# Updates processed at once (different chats; one chat's updates stay in order).
+MAX_CONCURRENT_UPDATES = 64
+
+
+class _CaptionCommand(filters.MessageFilter):
+    """A caption that starts with ``/command`` (or ``/command@this_bot``), as CommandHandler does for text."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(name=f"CaptionCommand({command})")
+        self.command = command
+
+    def filter(self, message: Message) -> bool:
+        entities, caption = message.caption_entities, message.caption or ""
+        if not entities or entities[0].type != MessageEntity.BOT_COMMAND or entities[0].offset != 0:
+            return False
+        name, _, username = caption[1 : entities[0].length].partition("@")
+        return name.lower() == self.command and username.lower() in ("", message.get_bot().username.lower())
+
+
+def build_application(settings: Settings, studio: Studio) -> Application:
+    """The bot's routing. Requests go to ``{api_url}/bot{token}/{method}``, downloads to
+    ``{api_url}/file/bot{token}/{path}``."""
+    if settings.telegram.token is None:
+        raise ValueError("settings.telegram.token is not set")
+    api_url = settings.telegram.api_url.rstrip("/")
+    downloader = FileDownloader()
+    h = TelegramHandlers(settings, studio, downloader)
+
+    async def close_downloads(_: Application) -> None:
+        await downloader.aclose()
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram.token.get_secret_value())
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .post_init(register_commands)
+        .post_shutdown(close_downloads)
+        .build()
+    )
+    new = filters.UpdateType.MESSAGE  # an edited caption must not start a second job
+    images = (filters.PHOTO | filters.Document.ALL) & new
+    application.add_handler(CommandHandler("start", h.start, filters=new))
+    application.add_handler(CommandHandler("help", h.help, filters=new))
+    application.add_handler(CommandHandler("unmask", h.unmask_command, filters=new))
+    application.add_handler(MessageHandler(images & _CaptionCommand("unmask"), h.unmask_media))
+    application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
+    application.add_error_handler(h.on_error)
+    return application
+
+
+async def register_commands(application: Application) -> None:
+    """The command menu: English for everyone, plus every other catalogue language by ``language_code``."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(name, t(f"cmd.{name}", lang)) for name in COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "en" else lang
+        )
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Poll Telegram and deliver results until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
+    from core.delivery import Deliverer
+    from core.events import RedisEventBus
+    from core.service import bootstrap
+    from jobs.broker import redis_url
+    from jobs.celery_app import create_app
+    from jobs.queue import CeleryJobQueue
+
+    if settings.telegram.token is None:
+        raise ValueError("settings.telegram.token is not set")
+    install_token_redaction(settings.telegram.token.get_secret_value())
+    studio = await asyncio.to_thread(bootstrap, settings, queue=CeleryJobQueue(create_app(settings)))
+    application = build_application(settings, studio)
+    sender = TelegramResultSender(application.bot, settings.telegram)
+    deliverer = Deliverer(
+        studio.store, studio.blobs, RedisEventBus(redis_url(settings)), {sender.platform: sender}
+    )
+    stop = stop if stop is not None else _stop_on_signals()
+
+    async with application:  # initialize() ... shutdown()
+        assert application.updater is not None
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        await application.updater.start_polling(
+            timeout=int(settings.telegram.poll_timeout_s),
+            drop_pending_updates=False,
+            allowed_updates=[Update.MESSAGE],
+        )
+        delivery = asyncio.create_task(deliverer.run(), name="deliverer")
+        stopped = asyncio.create_task(stop.wait(), name="stop")
+        log.info("telegram bot @%s running", application.bot.username)
+        try:
+            await asyncio.wait({delivery, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            delivery.cancel()
+            (outcome,) = await asyncio.gather(delivery, return_exceptions=True)
+            studio.store.close()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+    if isinstance(outcome, Exception):  # the delivery loop is guarded; reaching here is a bug
+        raise RuntimeError("result delivery stopped unexpectedly") from outcome
+    log.info("telegram bot stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread / not Unix
+            loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,133 @@
+"""Update callbacks: parse the update, call the studio, reply. Routing lives in ``app.build_application``.
+
+Polling confirms updates to Telegram before these run, so the photo is persisted and queued here and nothing
+slow happens: the byte-capped download is I/O, intake and the database write run in a thread (< 100 ms),
+and the pipeline runs on a worker. Errors go to ``on_error``: a ``UserError`` becomes a reply in the user's
+language, anything else a logged traceback and an apology with an error id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import PurePosixPath
+
+from telegram import Document, Message, PhotoSize, Update
+from telegram.ext import ContextTypes
+
+from bots.telegram.files import FileDownloader
+from core.config import Settings
+from core.errors import UserError
+from core.intake import check_declared_size
+from core.messages import normalize_language, t
+from core.ports import ChatRef
+from core.service import Studio
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+UNMASK = "/unmask"
+# Documents that are obviously not photos are refused before download; the rest is sniffed by intake.
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp"}
+UNKNOWN_MIME_TYPES = {"", "application/octet-stream"}
+
+
+class TelegramHandlers:
+    def __init__(self, settings: Settings, studio: Studio, downloader: FileDownloader) -> None:
+        self.settings = settings
+        self.studio = studio
+        self.downloader = downloader
+        # Telegram's download limit and ours, whichever is lower.
+        self.max_bytes = min(settings.telegram.max_download_bytes, settings.intake.max_bytes)
+
+    async def start(self, update: Update, context: Context) -> None:
+        await _message(update).reply_text(t("start", self._lang(update)))
+
+    async def help(self, update: Update, context: Context) -> None:
+        await _message(update).reply_text(t("help", self._lang(update)))
+
+    async def unmask_command(self, update: Update, context: Context) -> None:
+        """``/unmask`` as text: a reply to a photo processes that photo; otherwise wait for the next one."""
+        target = _message(update).reply_to_message
+        if target is not None and image_of(target) is not None:
+            await self._submit(update, context, target)
+            return
+        await asyncio.to_thread(self.studio.expect_photo, self._chat(update), UNMASK)
+        minutes = max(1, self.settings.telegram.pending_command_ttl_s // 60)
+        await _message(update).reply_text(t("unmask.send_photo", self._lang(update), minutes=minutes))
+
+    async def unmask_media(self, update: Update, context: Context) -> None:
+        """A photo or file with the caption ``/unmask``."""
+        await self._submit(update, context, _message(update))
+
+    async def media(self, update: Update, context: Context) -> None:
+        """A photo or file without a command: the one a pending ``/unmask`` is waiting for, or a question."""
+        pending = await asyncio.to_thread(self.studio.take_expected, self._chat(update))
+        if pending == UNMASK:
+            await self._submit(update, context, _message(update))
+            return
+        await _message(update).reply_text(t("unmask.which_command", self._lang(update)))
+
+    async def on_error(self, update: object, context: Context) -> None:
+        message = update.effective_message if isinstance(update, Update) else None
+        lang = self._lang(update) if isinstance(update, Update) else self.settings.default_language
+        if isinstance(context.error, UserError):
+            if message is not None:
+                await message.reply_text(context.error.render(lang))
+            return
+        error_id = uuid.uuid4().hex[:8]
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("update %s failed (error id %s)", update_id, error_id, exc_info=context.error)
+        if message is not None:
+            await message.reply_text(t("error.internal", lang, error_id=error_id))
+
+    async def _submit(self, update: Update, context: Context, source: Message) -> None:
+        """Check, download, queue the photo in ``source``, and answer with the queue position."""
+        media = image_of(source)
+        if media is None:
+            raise UserError("intake.not_image")
+        check_declared_size(media.file_size, self.max_bytes)
+        data = await self.downloader.download(context.bot, media.file_id, self.max_bytes, media.file_size)
+        submitted = await asyncio.to_thread(
+            self.studio.submit_unmask,
+            self._chat(update),
+            data,
+            update_key=f"tg:{update.update_id}",
+            reply_to_message_id=str(source.message_id),
+        )
+        if submitted.duplicate:  # Telegram delivered this update before: the first copy answered
+            return
+        text = t("job.queued", self._lang(update), position=submitted.position)
+        status = await _message(update).reply_text(text)
+        await asyncio.to_thread(self.studio.set_status_message, submitted.job_id, str(status.message_id))
+
+    def _chat(self, update: Update) -> ChatRef:
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None and chat is not None, "routed updates always come from a user in a chat"
+        return ChatRef("telegram", str(user.id), str(chat.id), self._lang(update))
+
+    def _lang(self, update: Update) -> str:
+        code = update.effective_user.language_code if update.effective_user else None
+        return normalize_language(code, self.settings.default_language)
+
+
+def image_of(message: Message) -> PhotoSize | Document | None:
+    """The largest size of a photo, or a document that may be an image; ``UserError`` for a document whose
+    type and name both say it is something else (a PDF, a video): no point downloading it."""
+    if message.photo:
+        return max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+    document = message.document
+    if document is None:
+        return None
+    mime = (document.mime_type or "").lower()
+    suffix = PurePosixPath(document.file_name or "").suffix.lower()
+    says_other = mime not in UNKNOWN_MIME_TYPES and not mime.startswith("image/")
+    if says_other and suffix not in IMAGE_EXTENSIONS:
+        raise UserError("intake.not_image")
+    return document
+
+
+def _message(update: Update) -> Message:
+    assert update.effective_message is not None, "routed updates always carry a message"
+    return update.effective_message
