@@ -1,0 +1,149 @@
+"""The Studio with the real store, blob store and intake, and an in-memory queue (the ``JobQueue`` port's
+test implementation; the Celery one is exercised by the integration tests)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.config import Settings
+from core.errors import UserError
+from core.ports import ChatRef, JobState
+from core.service import Studio, bootstrap, input_key
+
+CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")
+
+
+class MemoryQueue:
+    def __init__(self, studio_ref: list[Studio], *, broken: bool = False) -> None:
+        self.studio_ref = studio_ref
+        self.broken = broken
+        self.enqueued: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()
+
+    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
+        # The job row and its input must exist before the job reaches a worker.
+        studio = self.studio_ref[0]
+        assert studio.job(job_id).state is JobState.QUEUED
+        assert studio.blobs.exists(input_key(job_id))
+        if self.broken:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        with self.lock:
+            self.enqueued.append((job_id, queue, kind))
+
+
+def photo(size: int = 128) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 150, 120)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_studio(tmp_path: Path) -> Iterator[tuple[Studio, MemoryQueue]]:
+    ref: list[Studio] = []
+    queue = MemoryQueue(ref)
+    studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=queue)
+    ref.append(studio)
+    yield studio, queue
+    studio.store.close()
+
+
+def test_submit_stores_a_clean_input_writes_the_job_then_enqueues(
+    make_studio: tuple[Studio, MemoryQueue],
+) -> None:
+    studio, queue = make_studio
+    first = studio.submit_unmask(CHAT, photo(), reply_to_message_id="900")
+    second = studio.submit_unmask(CHAT, photo())
+    assert (first.position, second.position, first.duplicate) == (1, 2, False)
+    assert queue.enqueued == [(first.job_id, "gpu", "unmask"), (second.job_id, "gpu", "unmask")]
+    job = studio.job(first.job_id)
+    assert job.chat == CHAT and job.reply_to_message_id == "900" and job.input_key == input_key(first.job_id)
+    assert job.params == {"source_format": "jpeg", "width": 128, "height": 128}
+    stored = Image.open(io.BytesIO(studio.blobs.get(job.input_key)))
+    assert stored.format == "PNG" and stored.size == (128, 128)
+    assert studio.store.user_language("telegram", "5") == "ko"
+
+
+def test_b1_the_same_update_twice_makes_one_job_and_one_reply(
+    make_studio: tuple[Studio, MemoryQueue],
+) -> None:
+    studio, queue = make_studio
+    first = studio.submit_unmask(CHAT, photo(), update_key="telegram:77")
+    again = studio.submit_unmask(CHAT, photo(), update_key="telegram:77")
+    assert again.job_id == first.job_id and again.duplicate and not first.duplicate
+    assert len(queue.enqueued) == 1
+
+
+def test_b1_the_same_update_racing_makes_one_job(make_studio: tuple[Studio, MemoryQueue]) -> None:
+    studio, queue = make_studio
+    barrier = threading.Barrier(4)
+    results = []
+
+    def submit() -> None:
+        barrier.wait()
+        results.append(studio.submit_unmask(CHAT, photo(), update_key="telegram:78"))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.job_id for r in results}) == 1 and sum(not r.duplicate for r in results) == 1
+    assert len(queue.enqueued) == 1
+    assert len(list((studio.blobs.root / "inputs").iterdir())) == 1  # the losers' inputs were removed
+
+
+def test_a_refused_photo_leaves_nothing_behind(make_studio: tuple[Studio, MemoryQueue]) -> None:
+    studio, queue = make_studio
+    with pytest.raises(UserError) as refused:
+        studio.submit_unmask(CHAT, b"GIF89a not really")
+    assert refused.value.key.startswith("intake.")
+    assert queue.enqueued == [] and not (studio.blobs.root / "inputs").exists()
+    assert studio.active_jobs(CHAT) == []
+
+
+def test_a_broker_outage_is_answered_busy_and_not_delivered_again(tmp_path: Path) -> None:
+    ref: list[Studio] = []
+    studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=MemoryQueue(ref, broken=True))
+    ref.append(studio)
+    try:
+        with pytest.raises(UserError) as busy:
+            studio.submit_unmask(CHAT, photo())
+        assert busy.value.key == "error.busy"
+        [job] = studio.store.jobs_for_user("telegram", "5", active_only=False)
+        assert job.state is JobState.FAILED and job.error_key == "error.busy"
+        assert studio.store.undelivered(["telegram"]) == []  # the user was told right away
+    finally:
+        studio.store.close()
+
+
+def test_pending_commands_use_the_configured_ttl(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.telegram.pending_command_ttl_s = 0
+    studio = bootstrap(settings)
+    try:
+        studio.expect_photo(CHAT, "unmask")
+        assert studio.take_expected(CHAT) is None  # expired at once
+        studio.settings.telegram.pending_command_ttl_s = 600
+        studio.expect_photo(CHAT, "unmask")
+        other_member = ChatRef(platform="telegram", user_id="6", chat_id="50")
+        assert studio.take_expected(other_member) is None
+        assert studio.take_expected(CHAT) == "unmask" and studio.take_expected(CHAT) is None
+    finally:
+        studio.store.close()
+
+
+def test_status_message_cancel_and_active_jobs(make_studio: tuple[Studio, MemoryQueue]) -> None:
+    studio, _ = make_studio
+    submitted = studio.submit_unmask(CHAT, photo())
+    studio.set_status_message(submitted.job_id, "1234")
+    assert studio.job(submitted.job_id).status_message_id == "1234"
+    assert [j.id for j in studio.active_jobs(CHAT)] == [submitted.job_id]
+    assert studio.position(submitted.job_id) == 1
+    assert studio.cancel(submitted.job_id) and not studio.cancel(submitted.job_id)
+    assert studio.active_jobs(CHAT) == [] and studio.position(submitted.job_id) == 0
