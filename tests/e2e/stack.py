@@ -1,0 +1,109 @@
+"""The Telegram deployment as separate processes, for end-to-end tests and benchmarks: the real bot
+(``run_bot``, as ``atelier bot telegram`` runs it) and a real Celery worker (``run_worker``) against a real
+Redis, both configured only through ``ATELIER_*`` variables, talking to the local fake Bot API."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from tests.e2e.fake_bot_api import FakeBotAPI
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HEAVY_MODULES = ("torch", "diffusers", "transformers", "ultralytics", "mediapipe", "cv2")
+
+# The bot, exactly as the CLI starts it; on exit it reports which heavy libraries it had imported.
+BOT_CODE = f"""
+import asyncio, sys
+from core.config import Settings
+from core.logs import configure_logging
+from bots.telegram.app import run_bot
+settings = Settings()
+configure_logging(settings.log_level)
+asyncio.run(run_bot(settings))
+print("heavy modules:", sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules), flush=True)
+"""
+
+WORKER_CODE = """
+from core.config import Settings
+from core.logs import configure_logging
+from jobs.worker import run_worker
+settings = Settings()
+configure_logging(settings.log_level)
+{register}
+run_worker(settings, ["gpu"], concurrency=1)
+"""
+NOOP_REGISTRATION = """
+from jobs.runtime import register_pipeline
+from tests.e2e.stack import NoopPipeline
+register_pipeline("unmask", lambda settings: NoopPipeline())
+"""
+
+
+@dataclass
+class NoopResult:
+    image: Image.Image
+    edit_mask: Image.Image
+
+
+class NoopPipeline:
+    """Returns the input unchanged: measures the service around a pipeline, not the pipeline."""
+
+    def run(self, image: Image.Image, *, progress: object = None) -> NoopResult:
+        return NoopResult(image, Image.new("L", image.size, 0))
+
+
+def stack_env(api: FakeBotAPI, work_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATELIER_")}
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        ATELIER_DATA_DIR=str(work_dir / "data"),
+        ATELIER_DATABASE_URL=f"sqlite:///{work_dir / 'atelier.db'}",
+        ATELIER_REDIS_URL=redis_url,
+        ATELIER_TELEGRAM__TOKEN=api.token,
+        ATELIER_TELEGRAM__API_URL=api.url,
+        ATELIER_MODELS__TIER="offline",
+        ATELIER_LOG_LEVEL="INFO",
+    )
+    env.update(extra)
+    return env
+
+
+def start(code: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def start_bot(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    return start(BOT_CODE, env, log_path)
+
+
+def start_worker(env: dict[str, str], log_path: Path, *, noop: bool = False) -> subprocess.Popen[bytes]:
+    return start(WORKER_CODE.format(register=NOOP_REGISTRATION if noop else ""), env, log_path)
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> int:
+    """SIGTERM (the clean shutdown path), then SIGKILL if it does not exit in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG", image.format
+        return image.size
