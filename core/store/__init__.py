@@ -1,7 +1,17 @@
 """The job database: SQLAlchemy models, Alembic migrations and the ``JobStore`` repository."""
 
-from core.store.jobstore import Attempt, AttemptAction, JobNotFound, JobStore, NewJob
+from core.store.jobstore import Attempt, AttemptAction, JobStore, NewJob
 from core.store.migrate import migrate
+from core.store.queries import JobNotFound, StaleJob
 from core.store.records import DeliveryView
 
-__all__ = ["Attempt", "AttemptAction", "DeliveryView", "JobNotFound", "JobStore", "NewJob", "migrate"]
+__all__ = [
+    "Attempt",
+    "AttemptAction",
+    "DeliveryView",
+    "JobNotFound",
+    "JobStore",
+    "NewJob",
+    "StaleJob",
+    "migrate",
+]

@@ -9,7 +9,9 @@ whose worker died (``task_reject_on_worker_lost``), and a photo that crashes its
 otherwise loop forever. The running attempt holds a *lease*: the owner (host, pid and start time of the
 worker process) and an expiry that progress reports extend. A redelivered job whose lease is still held by a
 living process is a duplicate (``BUSY``: try again later); one whose owner is dead or whose lease expired is
-taken over, or failed as crashed after ``max_attempts``.
+taken over, or failed as crashed after ``max_attempts``. When a whole worker dies, its messages only come back
+after the broker's visibility timeout; ``stale_running`` + ``mark_requeued`` let the surviving workers hand
+such a job to the queue again much sooner (``jobs.reaper``). A duplicate message is harmless either way.
 """
 
 from __future__ import annotations
@@ -20,21 +22,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, Table, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from core.ports import ChatRef, JobState, JobView
 from core.store.engine import make_engine
 from core.store.migrate import sqlite_path
 from core.store.models import Job, job_view, utcnow
+from core.store.queries import ACTIVE_STATES, JobQueries
 from core.store.records import DeliveryRecords, PendingCommands, UserRecords
 
 _jobs = cast(Table, Job.__table__)
-_ACTIVE = ("queued", "running")
-
-
-class JobNotFound(LookupError):
-    pass
 
 
 class AttemptAction(enum.StrEnum):
@@ -64,7 +62,7 @@ class NewJob:
     reply_to_message_id: str | None = None
 
 
-class JobStore(DeliveryRecords, PendingCommands, UserRecords):
+class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords):
     """Repository over the job database (SQLite or PostgreSQL). Thread-safe; create one per process (after
     ``fork``: connections must not cross into a child)."""
 
@@ -114,46 +112,6 @@ class JobStore(DeliveryRecords, PendingCommands, UserRecords):
                 return False
             raise
         return True
-
-    def get(self, job_id: str) -> JobView:
-        return job_view(self._row(job_id))
-
-    def job_by_update_key(self, update_key: str) -> JobView | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(_jobs).where(_jobs.c.update_key == update_key)).first()
-        return job_view(row) if row is not None else None
-
-    def jobs_for_user(
-        self, platform: str, user_id: str, *, active_only: bool = True, limit: int = 10
-    ) -> list[JobView]:
-        query = select(_jobs).where(_jobs.c.platform == platform, _jobs.c.user_id == user_id)
-        if active_only:
-            query = query.where(_jobs.c.state.in_(_ACTIVE))
-        with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(_jobs.c.created_at.desc()).limit(limit)).all()
-        return [job_view(row) for row in rows]
-
-    def queue_position(self, job_id: str) -> int:
-        """1 when the job runs next; N when N-1 queued or running jobs of its queue came before it. 0 when
-        it is not waiting any more."""
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(_jobs.c.queue, _jobs.c.state, _jobs.c.created_at).where(_jobs.c.id == job_id)
-            ).first()
-            if row is None:
-                raise JobNotFound(job_id)
-            if row.state != "queued":
-                return 0
-            earlier = or_(
-                _jobs.c.created_at < row.created_at,
-                and_(_jobs.c.created_at == row.created_at, _jobs.c.id < job_id),
-            )
-            ahead = conn.execute(
-                select(func.count())
-                .select_from(_jobs)
-                .where(_jobs.c.queue == row.queue, _jobs.c.state.in_(_ACTIVE), earlier)
-            ).scalar_one()
-        return int(ahead) + 1
 
     def set_status_message(self, job_id: str, message_id: str) -> None:
         self._update(job_id, None, status_message_id=message_id)
@@ -271,17 +229,27 @@ class JobStore(DeliveryRecords, PendingCommands, UserRecords):
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; a running attempt stops at its next progress report."""
         return self._update(
-            job_id, _ACTIVE, state="cancelled", finished_at=utcnow(), lease_owner=None, lease_expires_at=None
+            job_id,
+            ACTIVE_STATES,
+            state="cancelled",
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    def mark_requeued(self, job_id: str, seen_owner: str, *, grace_s: float) -> bool:
+        """Release the lease of a running job whose attempt is over (see ``stale_running``) so that the next
+        message for it takes over at once; it is considered stale again after ``grace_s`` if no worker picked
+        it up. ``True`` for the one caller that should enqueue it again."""
+        return self._update(
+            job_id,
+            ("running",),
+            _jobs.c.lease_owner == seen_owner,
+            lease_owner="",
+            lease_expires_at=utcnow() + timedelta(seconds=grace_s),
         )
 
     # --- helpers --------------------------------------------------------------------------------------
-
-    def _row(self, job_id: str) -> Row[Any]:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()
-        if row is None:
-            raise JobNotFound(job_id)
-        return row
 
     def _update(
         self, job_id: str, from_states: tuple[str, ...] | None, *conditions: Any, **values: Any

@@ -206,6 +206,25 @@ def test_an_expired_lease_is_taken_over_without_asking(store: JobStore) -> None:
     assert store.start_attempt(job_id, 3, owner="here:2:2").action is AttemptAction.RUN
 
 
+def test_running_jobs_of_dead_or_expired_owners_are_requeued_once(store: JobStore) -> None:
+    alive, dead, expired = new_job(store), new_job(store), new_job(store)
+    new_job(store)  # queued: not the reaper's business
+    store.start_attempt(alive, 3, owner="here:1:1", lease_s=60)
+    store.start_attempt(dead, 3, owner="here:2:2", lease_s=60)
+    store.start_attempt(expired, 3, owner="elsewhere:3:3", lease_s=0)
+
+    def owner_alive(owner: str) -> bool:
+        return owner != "here:2:2"
+
+    assert {job.id for job in store.stale_running(owner_alive)} == {dead, expired}
+    assert store.mark_requeued(dead, "here:2:2", grace_s=60)
+    assert not store.mark_requeued(dead, "here:2:2", grace_s=60)  # one worker re-queues it, not each
+    assert {job.id for job in store.stale_running(owner_alive)} == {expired}  # within its grace period
+    # The re-queued message (or the broker's own redelivery) takes over without waiting for a lease.
+    taken = store.start_attempt(dead, 3, owner="here:4:4", owner_alive=lambda _: True)
+    assert taken.action is AttemptAction.RUN and taken.job.attempts == 2
+
+
 def test_done_jobs_are_only_announced_and_cancelled_ones_skipped(store: JobStore) -> None:
     done = finished(store)
     assert store.start_attempt(done, 3, owner="w2").action is AttemptAction.ANNOUNCE
