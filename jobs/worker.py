@@ -12,6 +12,8 @@ from core.store import migrate
 from jobs import runtime
 from jobs.broker import ensure_redis
 from jobs.celery_app import QUEUES, check_time_limits, create_app
+from jobs.queue import CeleryJobQueue
+from jobs.reaper import install_reaper
 from jobs.tasks import register_tasks
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
     signals.worker_process_init.connect(runtime.on_process_start, weak=False)
     app = create_app(settings)
     register_tasks(app, settings)
+    install_reaper(app, CeleryJobQueue(app))
     argv = [
         "worker",
         f"--queues={','.join(queues)}",

@@ -124,6 +124,7 @@ class Fabric:
         visibility_timeout_s: int = 60,
         pipeline: str = "scripted",
         tier: str = "offline",
+        reaper: bool = True,
         ready_timeout_s: float = 60.0,
     ) -> WorkerProcess:
         env = dict(os.environ)
@@ -141,6 +142,7 @@ class Fabric:
             FABRIC_PIPELINE=pipeline,
             FABRIC_SECONDS=str(seconds),
             FABRIC_RUN_LOG=str(self.run_log),
+            FABRIC_REAPER="on" if reaper else "off",
         )
         log_path = self.root / f"worker-{len(self.workers)}.log"
         with log_path.open("wb") as log:

@@ -9,7 +9,7 @@ The scripted pipeline's behaviour is chosen by the photo itself (its top-left pi
 input would be: red kills its own process, blue ignores the soft time limit and hangs, green is refused with
 a ``UserError``, yellow raises a bug, white finishes at once; anything else works for ``FABRIC_SECONDS``
 seconds, reporting progress in ten steps. Every run appends a line to ``FABRIC_RUN_LOG``:
-``<pid> start|done <width>x<height>``.
+``<pid> start|done <width>x<height>``. ``FABRIC_REAPER=off`` leaves out the stale-job reaper.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from PIL import Image, ImageOps
 from core.config import Settings
 from core.errors import UserError
 from core.logs import configure_logging
-from jobs import runtime
+from jobs import runtime, worker
 from jobs.runtime import ProgressCallback
-from jobs.worker import run_worker
 
 POISON = (255, 0, 0)
 STUCK = (0, 0, 255)
@@ -83,7 +82,9 @@ def main() -> None:
         seconds = float(os.environ.get("FABRIC_SECONDS", "1.0"))
         run_log = Path(os.environ["FABRIC_RUN_LOG"]) if os.environ.get("FABRIC_RUN_LOG") else None
         runtime.register_pipeline("unmask", lambda _settings: ScriptedPipeline(seconds, run_log))
-    run_worker(settings, os.environ.get("FABRIC_QUEUES", "gpu").split(","), concurrency=1)
+    if os.environ.get("FABRIC_REAPER") == "off":  # to observe the broker's own redelivery alone
+        worker.install_reaper = lambda *_args, **_kwargs: None
+    worker.run_worker(settings, os.environ.get("FABRIC_QUEUES", "gpu").split(","), concurrency=1)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from core.messages import t
 from core.ports import JobState
 from core.service import mask_key, result_key
 from jobs.celery_app import restore_interval_s
+from jobs.reaper import REAP_INTERVAL_S
 
 pytestmark = pytest.mark.integration
 
@@ -106,26 +107,56 @@ def test_q4_time_limits_fail_the_job_with_a_reason_and_the_worker_keeps_serving(
     assert worker.process.poll() is None
 
 
-@pytest.mark.timeout(120)
-def test_q2_killing_a_whole_worker_redelivers_to_the_other_within_the_bound(fabric: Fabric) -> None:
-    """Bound: visibility timeout + one restore interval (the surviving worker's scan for abandoned
-    messages) + the job's own run time + one delivery. Production: 4 h + 10 s; here 6 s + 0.6 s."""
-    visibility_timeout_s, seconds = 6, 2.5
-    workers = [fabric.start_worker(seconds=seconds, time_limit_s=5, visibility_timeout_s=6) for _ in range(2)]
-    fabric.start_delivery()
-    job_id = fabric.submit(GREY, 101)
+def kill_the_worker_running(fabric: Fabric, workers: list[WorkerProcess], job_id: str) -> WorkerProcess:
+    """``kill -9`` the whole worker whose pool child runs ``job_id``; returns the surviving one."""
     wait_until(lambda: fabric.job(job_id).progress >= 0.2, 30, "the job running")
     child = fabric.lease_pid(job_id)
     holder = next(w for w in workers if child in w.pool_children())
-    survivor = next(w for w in workers if w is not holder)
-
     holder.kill()
+    return next(w for w in workers if w is not holder)
+
+
+@pytest.mark.timeout(120)
+def test_q2_a_killed_workers_job_comes_back_after_the_visibility_timeout(fabric: Fabric) -> None:
+    """The broker's own recovery, with the reaper left out. Bound: visibility timeout + one restore interval
+    (the survivor's scan for abandoned messages) + the job's run time + worker and delivery latency."""
+    visibility_timeout_s, seconds = 6, 2.5
+    workers = [
+        fabric.start_worker(seconds=seconds, time_limit_s=5, visibility_timeout_s=6, reaper=False)
+        for _ in range(2)
+    ]
+    fabric.start_delivery()
+    job_id = fabric.submit(GREY, 101)
+    survivor = kill_the_worker_running(fabric, workers, job_id)
     took = wait_until(lambda: fabric.sender.delivered(job_id) > 0, 40, "redelivery to the surviving worker")
 
     restore = restore_interval_s(fabric.settings.worker.model_copy(update={"visibility_timeout_s": 6}))
-    bound = visibility_timeout_s + restore + seconds + 2.0  # 2 s: worker and delivery latency
+    bound = visibility_timeout_s + restore + seconds + 2.0
     assert took <= bound, f"redelivered after {took:.1f} s, bound {bound:.1f} s"
     job = fabric.job(job_id)
     assert job.state is JobState.DONE and job.attempts == 2
     assert f"job {job_id} done" in survivor.log and fabric.runs("done", 101) == 1
+    assert_delivered_once(fabric, job_id)
+
+
+@pytest.mark.timeout(120)
+def test_q2_with_production_timeouts_the_surviving_worker_requeues_the_job_within_seconds(
+    fabric: Fabric,
+) -> None:
+    """A visibility timeout of an hour would keep the job waiting that long. The survivor sees the lease
+    owner dead and re-queues it. Bound: one reaper interval + the run time + latency."""
+    seconds = 2.0
+    workers = [
+        fabric.start_worker(seconds=seconds, time_limit_s=60, visibility_timeout_s=3600) for _ in range(2)
+    ]
+    fabric.start_delivery()
+    job_id = fabric.submit(GREY, 102)
+    survivor = kill_the_worker_running(fabric, workers, job_id)
+    took = wait_until(lambda: fabric.sender.delivered(job_id) > 0, 40, "the job re-queued and delivered")
+
+    bound = REAP_INTERVAL_S + seconds + 2.0
+    assert took <= bound, f"delivered {took:.1f} s after the kill, bound {bound:.1f} s"
+    assert f"job {job_id}: its worker" in survivor.log and f"job {job_id} done" in survivor.log
+    job = fabric.job(job_id)
+    assert job.state is JobState.DONE and job.attempts == 2 and fabric.runs("done", 102) == 1
     assert_delivered_once(fabric, job_id)
