@@ -151,6 +151,11 @@ class Deliverer:
             except Exception as error:
                 await self._retry_later(job_id, token, error)
                 return False
+            except asyncio.CancelledError:
+                # Shutting down mid-send: give the claim back so the next start delivers at once instead of
+                # waiting for the claim to go stale (blocking, but one short UPDATE).
+                self.store.retry_delivery_later(job_id, token, delay_s=0, error="interrupted by shutdown")
+                raise
             await asyncio.to_thread(self.store.mark_sent, job_id, token)
         if job.state is JobState.DONE:
             try:  # the status message said "working"; best effort, the result is already there

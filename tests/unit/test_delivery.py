@@ -199,6 +199,26 @@ def test_delivery_gives_up_after_max_attempts(store: JobStore, blobs: LocalBlobS
     assert record is not None and record.status == "undeliverable" and sender.calls == 2
 
 
+def test_a_send_interrupted_by_shutdown_is_handed_to_the_next_start(
+    store: JobStore, blobs: LocalBlobStore
+) -> None:
+    job_id = done_job(store, blobs)
+    slow = RecordingSender(delay_s=30)
+
+    async def shut_down_mid_send() -> None:
+        sweep = asyncio.create_task(Deliverer(store, blobs, None, {"telegram": slow}).deliver_pending())
+        await asyncio.sleep(0.2)
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
+
+    asyncio.run(shut_down_mid_send())
+    record = store.delivery(job_id)
+    assert record is not None and record.status == "pending"
+    after_restart = RecordingSender()
+    assert asyncio.run(Deliverer(store, blobs, None, {"telegram": after_restart}).deliver_pending()) == 1
+    assert [job for job, *_ in after_restart.results] == [job_id]
+
+
 @pytest.mark.parametrize("chat", [EN, KO], ids=["en", "ko"])
 def test_failures_are_told_in_the_users_language(
     store: JobStore, blobs: LocalBlobStore, chat: ChatRef
