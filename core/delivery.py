@@ -216,13 +216,20 @@ class Deliverer:
             self._edit_pending.discard(job_id)
 
     async def _follow_events(self, events: EventBus) -> None:
-        async for job_id, event in events.listen():
-            if event == RESYNC:
-                self._spawn(self.deliver_pending())
-            elif event == "progress":
-                self._spawn(self.show_progress(job_id))
-            elif event in ("done", "failed"):
-                self._spawn(self.deliver(job_id))
+        while True:  # the periodic sweep covers for lost events; the listener only has to come back
+            try:
+                async for job_id, event in events.listen():
+                    if event == RESYNC:
+                        self._spawn(self.deliver_pending())
+                    elif event == "progress":
+                        self._spawn(self.show_progress(job_id))
+                    elif event in ("done", "failed"):
+                        self._spawn(self.deliver(job_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job event listener failed; restarting it")
+            await asyncio.sleep(self.sweep_interval_s)
 
     async def _sweep_forever(self) -> None:
         while True:
