@@ -21,7 +21,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bots.telegram.ratelimit import ChatRateLimiter
 from core.config import TelegramSettings
-from core.delivery import Undeliverable
+from core.delivery import ResultSender, Undeliverable
 from core.ports import JobView
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ MIN_RETRY_WAIT_S = 0.5
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "not enough rights to send")
 
 
-class TelegramResultSender:
+class TelegramResultSender(ResultSender):
     """The ``ResultSender`` for Telegram: photo (Telegram recompresses it) plus the full-resolution PNG."""
 
     platform = "telegram"
