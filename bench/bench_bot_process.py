@@ -3,10 +3,10 @@
     python bench/bench_bot_process.py [--runs N]
 
 Starts the bot exactly as ``atelier bot telegram`` does (``run_bot`` in a fresh interpreter, configured by
-``ATELIER_*`` variables) against the local fake Bot API and the real Redis on 127.0.0.1:6379 (database 13),
-with a fresh SQLite database each run (so the schema migration is part of the start-up). Measures the time
-from process start until its first getUpdates call (ready to receive updates) and its resident memory once
-ready, then stops it with SIGTERM and checks that it never imported a model library.
+``ATELIER_*`` variables) against the local fake Bot API and the real Redis on 127.0.0.1:6379 (a database
+claimed for the run), with a fresh SQLite database each run, so the schema migration is part of the start.
+Measures the time from process start to its first getUpdates call (ready for updates) and its resident
+memory once ready, then stops it with SIGTERM and checks that it never imported a model library.
 Targets: ready <= 3 s, RSS <= 150 MB, no torch.
 """
 
@@ -20,22 +20,20 @@ import time
 from pathlib import Path
 
 import psutil
-import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.fake_bot_api import FakeBotAPI  # noqa: E402
-from tests.e2e.stack import stack_env, start_bot, stop  # noqa: E402
+from tests.e2e.stack import claimed_redis_db, stack_env, start_bot, stop  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
 SETTLE_S = 1.0  # let the delivery loop connect and sweep once before reading memory
 
 
-def one_run(work: Path) -> tuple[float, float, str]:
+def one_run(work: Path, redis_url: str) -> tuple[float, float, str]:
     """(seconds until ready, RSS in MB once ready, the bot's report of heavy modules)."""
     with FakeBotAPI() as api:
-        env = stack_env(api, work, REDIS_URL, ATELIER_LOG_LEVEL="WARNING")
+        env = stack_env(api, work, redis_url, ATELIER_LOG_LEVEL="WARNING")
         started = time.monotonic()
         bot = start_bot(env, work / "bot.log")
         try:
@@ -56,11 +54,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
     results = []
-    for _ in range(args.runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(one_run(Path(tmp)))
+    with claimed_redis_db() as redis_url:
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                results.append(one_run(Path(tmp), redis_url))
     readies = [r[0] for r in results]
     rsses = [r[1] for r in results]
     reports = {r[2] for r in results}

@@ -1,13 +1,14 @@
 """Service overhead per /unmask job, with a no-op pipeline in a real worker.
 
-    python bench/bench_service_overhead.py [--jobs N]
+    python bench/bench_service_overhead.py [--jobs N] [--size PX]
 
-The real bot process (``run_bot``) and a real Celery worker (``run_worker`` with ``jobs.runtime``'s no-op
-pipeline registered) run against the real Redis on 127.0.0.1:6379 (database 13, flushed) and the local fake
-Bot API. Each job is one photo update injected into the fake server; its latency ends when the bot has
-uploaded the result as a photo and as a document. Jobs run one after another, each from its own chat (one
-chat would measure Telegram's one-message-per-second flood limit instead). The stage split comes from the
-fake server's clock and the job row's timestamps. Targets: p50 <= 50 ms, p95 <= 150 ms.
+The real bot process (``run_bot``) and a real Celery worker (``run_worker`` with a no-op pipeline registered
+through ``jobs.runtime.register_pipeline``) run against the real Redis on 127.0.0.1:6379 (a database claimed
+for the run) and the local fake Bot API. Each job is one photo update injected into the fake server; its
+latency ends when the bot has uploaded the result as a photo and as a document. Jobs run one after another,
+each from its own chat (one chat would measure Telegram's one-message-per-second flood limit instead). The
+stage split comes from the fake server's clock and the job rows' timestamps.
+Targets: p50 <= 50 ms, p95 <= 150 ms.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -29,10 +28,9 @@ from sqlalchemy import select  # noqa: E402
 from core.store import JobStore, migrate  # noqa: E402
 from core.store.models import Job  # noqa: E402
 from tests.e2e.fake_bot_api import FakeBotAPI  # noqa: E402
-from tests.e2e.stack import stack_env, start_bot, start_worker, stop  # noqa: E402
+from tests.e2e.stack import claimed_redis_db, stack_env, start_bot, start_worker, stop  # noqa: E402
 from tests.e2e.telegram_harness import photo_bytes  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
 WARM_UP_JOBS = 5
 WARM_UP_CHATS, MEASURED_CHATS = 9_000_000, 9_100_000
 STAGES = (
@@ -69,12 +67,10 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="Side of the square test photo, px.")
     args = parser.parse_args()
 
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()
     photo = photo_bytes(args.size, args.size)
-    with tempfile.TemporaryDirectory() as tmp, FakeBotAPI() as api:
+    with tempfile.TemporaryDirectory() as tmp, claimed_redis_db() as redis_url, FakeBotAPI() as api:
         work = Path(tmp)
-        env = stack_env(api, work, REDIS_URL, ATELIER_LOG_LEVEL="WARNING")
+        env = stack_env(api, work, redis_url, ATELIER_LOG_LEVEL="WARNING")
         migrate(env["ATELIER_DATABASE_URL"])
         worker = start_worker(env, work / "worker.log", noop=True)
         bot = start_bot(env, work / "bot.log")
@@ -90,7 +86,6 @@ def main() -> int:
             stop(bot)
             stop(worker, timeout_s=30)
         split = stage_split(env["ATELIER_DATABASE_URL"], runs)
-    broker.flushdb()
 
     totals = [r["total"] for r in runs]
     print(

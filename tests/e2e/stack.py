@@ -9,14 +9,19 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from PIL import Image
 
 from tests.e2e.fake_bot_api import FakeBotAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 HEAVY_MODULES = ("torch", "diffusers", "transformers", "ultralytics", "mediapipe", "cv2")
 
 # The bot, exactly as the CLI starts it; on exit it reports which heavy libraries it had imported.
@@ -58,6 +63,30 @@ class NoopPipeline:
 
     def run(self, image: Image.Image, *, progress: object = None) -> NoopResult:
         return NoopResult(image, Image.new("L", image.size, 0))
+
+
+@contextmanager
+def claimed_redis_db() -> Iterator[str]:
+    """The URL of a Redis database on 127.0.0.1:6379 that no other test run uses meanwhile, flushed before and
+    after. Claims follow the integration tests' convention (a lock key per database number in database 0),
+    so concurrent runs of either suite never share a broker or an event channel."""
+    admin = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    token = uuid.uuid4().hex
+    db = next(
+        (n for n in range(1, 16) if admin.set(f"atelier-test:db-lock:{n}", token, nx=True, ex=3600)), None
+    )
+    if db is None:
+        raise RuntimeError(f"no free Redis database on {REDIS_HOST}:{REDIS_PORT}")
+    database = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    database.flushdb()
+    try:
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+    finally:
+        database.flushdb()
+        database.close()
+        if admin.get(f"atelier-test:db-lock:{db}") == token.encode():
+            admin.delete(f"atelier-test:db-lock:{db}")
+        admin.close()
 
 
 def stack_env(api: FakeBotAPI, work_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:

@@ -10,16 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from PIL import Image
 
 from core.store import migrate
 from tests.e2e.fake_bot_api import FakeBotAPI, Sent
-from tests.e2e.stack import png_size, stack_env, start_bot, start_worker, stop
+from tests.e2e.stack import claimed_redis_db, png_size, stack_env, start_bot, start_worker, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-REDIS_URL = "redis://127.0.0.1:6379/11"  # a database of its own, flushed around this module
 RESULT_TIMEOUT_S = 240.0  # a cold offline-tier worker loads its models on the first job
 MASKED_PHOTO = "wm_005.jpg"
 
@@ -41,23 +39,17 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("telegram-e2e")
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()
-    api = FakeBotAPI().start()
-    env = stack_env(api, work, REDIS_URL, ATELIER_TELEGRAM__POLL_TIMEOUT_S="2")
-    migrate(env["ATELIER_DATABASE_URL"])  # once, before two processes would both try
-    worker = start_worker(env, work / "worker.log")
-    bot = start_bot(env, work / "bot.log")
-    running = Stack(api, bot, worker, work)
-    try:
-        api.wait_for_call("getUpdates", timeout=60)
-        yield running
-    finally:
-        stop(bot)
-        stop(worker, timeout_s=30)
-        api.stop()
-        broker.flushdb()
-        broker.close()
+    with claimed_redis_db() as redis_url, FakeBotAPI() as api:
+        env = stack_env(api, work, redis_url, ATELIER_TELEGRAM__POLL_TIMEOUT_S="2")
+        migrate(env["ATELIER_DATABASE_URL"])  # once, before two processes would both try
+        worker = start_worker(env, work / "worker.log")
+        bot = start_bot(env, work / "bot.log")
+        try:
+            api.wait_for_call("getUpdates", timeout=60)
+            yield Stack(api, bot, worker, work)
+        finally:
+            stop(bot)
+            stop(worker, timeout_s=30)
 
 
 def to_chat(chat_id: int, method: str) -> Callable[[Sent], bool]:
