@@ -14,6 +14,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from telegram import Document, Message, PhotoSize, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bots.telegram.files import FileDownloader
@@ -62,12 +63,13 @@ class TelegramHandlers:
         await self._submit(update, context, _message(update))
 
     async def media(self, update: Update, context: Context) -> None:
-        """A photo or file without a command: the one a pending ``/unmask`` is waiting for, or a question."""
+        """A photo or file without a command: the one a pending ``/unmask`` is waiting for, or (in a private
+        chat) a question."""
         pending = await asyncio.to_thread(self.studio.take_expected, self._chat(update))
         if pending == UNMASK:
             await self._submit(update, context, _message(update))
-            return
-        await _message(update).reply_text(t("unmask.which_command", self._lang(update)))
+        elif update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:  # groups share photos
+            await _message(update).reply_text(t("unmask.which_command", self._lang(update)))
 
     async def on_error(self, update: object, context: Context) -> None:
         message = update.effective_message if isinstance(update, Update) else None

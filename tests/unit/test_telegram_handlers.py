@@ -143,6 +143,18 @@ def test_unmask_first_then_the_photo_even_across_a_restart(
     assert len(queue.jobs) == 1 and "무엇을" in replies(api)[-1]
 
 
+def test_photos_shared_in_a_group_without_a_command_are_left_alone(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+) -> None:
+    photo = api.photo_message(CHAT, photo_bytes())
+    photo["chat"] = {"id": -100123, "type": "supergroup", "title": "Friends"}
+    command = api.text_message(CHAT, "/unmask@atelier_test_bot", reply_to=photo)
+    command["chat"] = photo["chat"]
+    run(studio, settings, api.update_of(photo), api.update_of(command))
+    only_job(studio.store, queue)
+    assert [s.text for s in api.sent_to(-100123)] == ["Queued (position 1)."]
+
+
 @pytest.mark.parametrize(("file_name", "mime_type"), [("selfie.png", "image/png"), ("IMG_0001", None)])
 def test_an_image_sent_as_a_file(
     api: FakeBotAPI,
