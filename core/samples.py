@@ -18,10 +18,13 @@ _MASK_BLUE = (150, 192, 226)
 
 
 def sample_portrait() -> Image.Image:
-    from matplotlib import cbook
+    from pathlib import Path
 
-    with cbook.get_sample_data("grace_hopper.jpg") as handle:
-        return Image.open(handle).convert("RGB")
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    with Image.open(path) as portrait:
+        return portrait.convert("RGB")
 
 
 def draw_surgical_mask(image: Image.Image, landmarks: np.ndarray) -> Image.Image:
