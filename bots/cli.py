@@ -40,7 +40,9 @@ TierOption = Annotated[
 
 @run_app.command("unmask")
 def run_unmask(
-    photo: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A photo of a face wearing a mask.")],
+    photo: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A photo of a face wearing a mask.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (PNG).")],
     mask_out: Annotated[Path | None, typer.Option("--mask-out", help="Also save the edit mask here.")] = None,
     tier: TierOption = None,
@@ -88,7 +90,9 @@ def serve(
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option("--queues", "-Q", help="Comma-separated: gpu, cpu, train.")] = "gpu,cpu",
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="Comma-separated: gpu, cpu, train.")
+    ] = "gpu,cpu",
     concurrency: Annotated[int | None, typer.Option(help="Pool processes (default: settings).")] = None,
     tier: TierOption = None,
 ) -> None:

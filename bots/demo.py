@@ -64,13 +64,15 @@ def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
     started = time.perf_counter()
     try:
         studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
-        chat = ChatRef(platform="console", user_id="operator", chat_id="local", lang=settings.default_language)
+        lang = settings.default_language
+        chat = ChatRef(platform="console", user_id="operator", chat_id="local", lang=lang)
         try:
             submitted = studio.submit_unmask(chat, data)
         except UserError as error:
             console.print(f"[red]{error.render(chat.lang)}[/red]")
             return 1
-        console.print(f"job {submitted.job_id} queued (position {submitted.position}), tier {settings.models.tier}")
+        tier = settings.models.tier
+        console.print(f"job {submitted.job_id} queued (position {submitted.position}), tier {tier}")
         sender = ConsoleResultSender(out_dir, console)
         asyncio.run(_deliver_one(studio, settings, sender, submitted.job_id))
         if submitted.job_id not in sender.results:

@@ -17,12 +17,18 @@ def serve(settings: Settings, *, concurrency: int = 1) -> int:
         log.error("no bot token: set ATELIER_TELEGRAM__TOKEN (see README, Configuration)")
         return 2
     from bots.telegram.app import run_bot
+    from core.service import bootstrap
     from jobs.broker import ensure_redis
+    from jobs.celery_app import create_app
+    from jobs.queue import CeleryJobQueue
 
     embedded = ensure_redis(settings)
     if embedded is not None:
         settings.redis_url = embedded.url
     assert settings.redis_url
+    resent = bootstrap(settings, queue=CeleryJobQueue(create_app(settings))).enqueue_waiting()
+    if resent:
+        log.info("handed %d waiting job(s) to the queue again after a restart", resent)
     worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency)
     try:
         asyncio.run(run_bot(settings))

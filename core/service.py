@@ -123,6 +123,15 @@ class Studio:
         """This user's queued and running jobs, newest first."""
         return self.store.jobs_for_user(chat.platform, chat.user_id)
 
+    def enqueue_waiting(self) -> int:
+        """Hand every queued job to the queue again. A one-machine deployment calls this at start-up: a
+        message accepted in the last second before a crash may be missing from the broker's append-only
+        file, while the job row is durable. Duplicates are harmless (tasks are idempotent and leased)."""
+        waiting = self.store.waiting()
+        for job in waiting:
+            self.queue.enqueue(job.id, job.queue, job.kind)
+        return len(waiting)
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; ``False`` when it had already finished. A running attempt stops
         at its next progress report. The caller tells the user; the Deliverer does not."""

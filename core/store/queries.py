@@ -48,6 +48,12 @@ class JobQueries:
             rows = conn.execute(query.order_by(_jobs.c.created_at.desc()).limit(limit)).all()
         return [job_view(row) for row in rows]
 
+    def waiting(self, limit: int = 1000) -> list[JobView]:
+        """Queued jobs, oldest first."""
+        query = select(_jobs).where(_jobs.c.state == "queued").order_by(_jobs.c.created_at).limit(limit)
+        with self._engine.connect() as conn:
+            return [job_view(row) for row in conn.execute(query).all()]
+
     def queue_position(self, job_id: str) -> int:
         """1 when the job runs next; N when N-1 queued or running jobs of its queue came before it. 0 when
         it is not waiting any more."""

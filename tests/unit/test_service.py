@@ -147,3 +147,16 @@ def test_status_message_cancel_and_active_jobs(make_studio: tuple[Studio, Memory
     assert studio.position(submitted.job_id) == 1
     assert studio.cancel(submitted.job_id) and not studio.cancel(submitted.job_id)
     assert studio.active_jobs(CHAT) == [] and studio.position(submitted.job_id) == 0
+
+
+def test_waiting_jobs_are_handed_to_the_queue_again_oldest_first(
+    make_studio: tuple[Studio, MemoryQueue],
+) -> None:
+    studio, queue = make_studio
+    first = studio.submit_unmask(CHAT, photo())
+    second = studio.submit_unmask(CHAT, photo())
+    finished = studio.submit_unmask(CHAT, photo())
+    assert studio.cancel(finished.job_id)
+    queue.enqueued.clear()
+    assert studio.enqueue_waiting() == 2
+    assert [job_id for job_id, _, _ in queue.enqueued] == [first.job_id, second.job_id]
