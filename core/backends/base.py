@@ -37,7 +37,9 @@ class Box:
         return min(self.width, self.height)
 
     def clipped(self, width: int, height: int) -> Box:
-        return Box(max(0.0, self.x0), max(0.0, self.y0), min(float(width), self.x1), min(float(height), self.y1))
+        return Box(
+            max(0.0, self.x0), max(0.0, self.y0), min(float(width), self.x1), min(float(height), self.y1)
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class InpaintRequest:
     strength: float = 1.0
     prompt: str = ""
     negative_prompt: str = ""
+    # Face-mesh landmarks of the face being repainted, in pixel coordinates of the image handed to the
+    # inpainter (the pipeline maps them through its crop and resizes). Classical backends use them to place
+    # skin, lips and nostrils; generative backends may ignore them.
+    landmarks: np.ndarray | None = field(default=None, compare=False)
 
 
 @runtime_checkable
