@@ -1,0 +1,210 @@
+"""Classical inpainting of the lower face: no model, only OpenCV and the face's own skin.
+
+A plain Telea fill of a mask region smears whatever borders it (a white wall, a collar, the mask's own
+straps) into the face. Instead the hole is filled with the skin of the same face: its colour and grain come
+from the forehead and cheeks, its lightness follows a plane fitted to the skin around the hole (so the light
+keeps falling the way it does on the rest of the face), and its edges melt into the surrounding skin through
+a Telea fill of a canvas in which everything that is not skin has been replaced by skin. Below the jaw, where
+masks overhang onto the neck or the background, the plain Telea continuation of the photo is used instead.
+When landmarks come with the request, faint nostrils, lips and a mouth line are shaded in from the face
+geometry, so the result reads as a face rather than a blank. It works on a reduced copy of the hole (the
+fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from core.backends.base import InpaintRequest, StepProgress
+from core.backends.offline import face_regions as fr
+from core.backends.offline import shading
+from core.config import ModelSettings
+
+# The fill is computed with the hole's longer side scaled down to at most this many pixels.
+_WORK_SIDE = 160
+# Skin reference: forehead, glabella, nose bridge, and the cheeks under the eyes when the hole spares them.
+_SKIN_POINTS = (151, 9, 8, 168, 6, 108, 337, 107, 336, 117, 118, 346, 347, 50, 280, 101, 330)
+# Boundary colours further than this from the skin reference are not skin (wall, hair, fabric). Lightness
+# counts for little: the same skin in shadow is much darker but keeps its hue.
+_SKIN_DISTANCE = 14.0
+_LIGHTNESS_WEIGHT = 0.35
+_FACE_WIDEN = (1.08, 1.03)
+# Generated grain relative to the grain measured on the visible skin, and its bounds (L* units). Kept low:
+# on a smooth, featureless fill even 1.5 L* of noise reads as sand, and the measurement picks up brow
+# hairs and sensor noise that should not be copied.
+_GRAIN_SHARE = 0.5
+_GRAIN_RANGE = (0.2, 0.8)
+
+
+class ClassicalInpainter:
+    resolution: ClassVar[int | None] = None
+
+    def inpaint(
+        self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
+    ) -> Image.Image:
+        import cv2
+
+        rgb = np.asarray(image.convert("RGB"))
+        hole = np.asarray(mask.convert("L")) > 127
+        if not hole.any():
+            progress(1.0)
+            return image.convert("RGB").copy()
+        landmarks = request.landmarks
+
+        # Work region: the hole's bounding box with a margin, scaled down.
+        ys, xs = np.nonzero(hole)
+        pad = max(4, int(0.15 * max(np.ptp(xs), np.ptp(ys))))
+        x0, y0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
+        x1, y1 = min(rgb.shape[1], xs.max() + pad + 1), min(rgb.shape[0], ys.max() + pad + 1)
+        scale = min(1.0, _WORK_SIDE / max(x1 - x0, y1 - y0))
+        size = (max(4, round((x1 - x0) * scale)), max(4, round((y1 - y0) * scale)))
+        work = cv2.resize(rgb[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        work_hole = cv2.resize(hole[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        work_lab = _lab(work)
+        work_landmarks = None if landmarks is None else (np.asarray(landmarks) - [x0, y0]) * scale
+
+        # 1. The face's skin: colour and grain from skin the mask never covers.
+        skin, grain = _skin_reference(rgb, hole, landmarks, work_lab, work_hole)
+        face = np.ones_like(work_hole) if work_landmarks is None else _face_region(work_landmarks, size)
+        progress(0.2)
+
+        # 2. Base fill: a lit skin surface inside the face, melted into the skin around the hole.
+        unit = max(2.0, fr.eye_distance(work_landmarks)) if work_landmarks is not None else max(size) / 2.5
+        fill = _skin_surface(work_lab, work_hole, face, skin, unit)
+        # Below the jaw the photo itself (neck, collar, background) continues into the hole.
+        if work_landmarks is not None:
+            plain = _lab(cv2.inpaint(work, work_hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
+            # A jaw line is an edge against the background, so the blend across it is narrow.
+            jaw = cv2.GaussianBlur(face.astype(np.float32), (0, 0), 0.015 * unit)[..., None]
+            fill = fill * jaw + plain * (1.0 - jaw)
+            # 3. Nostrils, lips and the mouth line, faint, from the landmark geometry.
+            fill = fill + shading.features(work_landmarks, size, unit) * face[..., None]
+        progress(0.7)
+
+        # 4. Back to full resolution, with skin grain, only inside the hole.
+        full = np.asarray(cv2.resize(fill, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC), np.float32)
+        skin_weight = cv2.resize(face.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        rng = np.random.default_rng(request.seed)
+        full[..., 0] += shading.grain(rng, full.shape[:2], grain) * skin_weight
+        painted = np.clip(np.round(cv2.cvtColor(full, cv2.COLOR_Lab2RGB) * 255.0), 0, 255).astype(np.uint8)
+        out = rgb.copy()
+        region = out[y0:y1, x0:x1]
+        inside = hole[y0:y1, x0:x1]
+        region[inside] = painted[inside]
+        progress(1.0)
+        return Image.fromarray(out, "RGB")
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return np.asarray(cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
+
+
+def _face_region(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Inside the face oval, widened a little: under a mask the mesh tends to pull the jaw inward."""
+    import cv2
+
+    centre = fr.face_centre(landmarks)
+    oval = centre + (fr.points(landmarks, fr.FACE_OVAL) - centre) * _FACE_WIDEN
+    canvas = np.zeros((size[1], size[0]), np.uint8)
+    cv2.fillPoly(canvas, [np.round(oval).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+def _skin_like(lab: np.ndarray) -> np.ndarray:
+    hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    return (hue > 0) & (hue < 85) & (chroma > 5) & (chroma < 60) & (lab[..., 0] > 12) & (lab[..., 0] < 97)
+
+
+def _skin_reference(
+    rgb: np.ndarray,
+    hole: np.ndarray,
+    landmarks: np.ndarray | None,
+    work_lab: np.ndarray,
+    work_hole: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Median Lab skin colour and the fine grain (std of L* minus its blur) of the visible skin."""
+    import cv2
+
+    samples: list[np.ndarray] = []
+    grains: list[float] = []
+    if landmarks is not None:
+        radius = max(2, round(0.06 * fr.eye_distance(landmarks)))
+        for x, y in np.asarray(landmarks)[list(_SKIN_POINTS)]:
+            px0, py0 = int(x) - radius, int(y) - radius
+            px1, py1 = int(x) + radius + 1, int(y) + radius + 1
+            if px0 < 0 or py0 < 0 or px1 > rgb.shape[1] or py1 > rgb.shape[0] or hole[py0:py1, px0:px1].any():
+                continue
+            patch = _lab(rgb[py0:py1, px0:px1])
+            colour = np.median(patch.reshape(-1, 3), axis=0)
+            if _skin_like(colour):
+                samples.append(colour)
+                fine = patch[..., 0] - cv2.GaussianBlur(patch[..., 0], (0, 0), 1.5)
+                grains.append(float(fine.std()))
+    if len(samples) >= 2:
+        return np.median(np.array(samples), axis=0), float(
+            np.clip(_GRAIN_SHARE * np.median(grains), *_GRAIN_RANGE)
+        )
+    # No landmarks (or no visible skin patch): the skin-like part of the ring around the hole.
+    ring = _ring(work_hole, 4)
+    colours = work_lab[ring]
+    skin = colours[_skin_like(colours)]
+    chosen = skin if len(skin) >= 8 else colours
+    return np.median(chosen, axis=0), 1.0
+
+
+def _ring(hole: np.ndarray, width: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool) & ~hole
+
+
+def _skin_surface(
+    lab: np.ndarray, hole: np.ndarray, face: np.ndarray, skin: np.ndarray, unit: float
+) -> np.ndarray:
+    """Skin-coloured Lab field over the work image: lightness from a plane fitted to the skin around the
+    hole, chroma from that skin (or the reference when too little of it shows), blended near the hole's
+    edge into a Telea fill of a canvas where every non-skin pixel was replaced by the reference skin."""
+    import cv2
+
+    height, width = hole.shape
+    difference = (lab - skin) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
+    near = np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE
+    boundary = _ring(hole, max(2, round(0.08 * unit))) & near & face
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    if boundary.sum() >= 12:
+        # The cheeks right around the hole know the lower face's lightness better than the forehead (lower
+        # faces are shaded); for hue and chroma they are only half trusted, as the mask's shadow and
+        # reflected colour tint them.
+        around = np.median(lab[boundary], axis=0)
+        skin = np.array([around[0], *(0.5 * around[1:] + 0.5 * skin[1:])], np.float32)
+    lightness = np.full((height, width), float(skin[0]), np.float32)
+    if boundary.sum() >= 12:
+        design = np.stack([np.ones(boundary.sum()), xx[boundary], yy[boundary]], axis=1)
+        target = lab[boundary, 0]
+        coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+        # Refit without the worst third (a shadow the mask cast, a stray strand of hair).
+        residual = np.abs(design @ coef - target)
+        keep = residual <= np.quantile(residual, 0.67)
+        if keep.sum() >= 8:
+            coef, *_ = np.linalg.lstsq(design[keep], target[keep], rcond=None)
+        plane = coef[0] + coef[1] * xx + coef[2] * yy
+        lightness = np.clip(plane, skin[0] - 15.0, skin[0] + 15.0).astype(np.float32)
+    surface = np.dstack([lightness, np.full_like(lightness, skin[1]), np.full_like(lightness, skin[2])])
+
+    canvas = np.where((near & face & ~hole)[..., None], lab, surface)
+    canvas_rgb = np.clip(cv2.cvtColor(canvas.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0, 0, 255)
+    melted = _lab(cv2.inpaint(canvas_rgb.astype(np.uint8), hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    weight = np.exp(-depth / max(1.0, 0.15 * unit))[..., None]
+    return np.asarray(melted * weight + surface * (1.0 - weight), dtype=np.float32)
+
+
+def build_inpainter(models: ModelSettings) -> ClassicalInpainter:
+    return ClassicalInpainter()

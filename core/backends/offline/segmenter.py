@@ -1,0 +1,164 @@
+"""Outlines a worn face mask from the face-mesh landmarks, refined by the photo itself.
+
+The landmarks say where a mask can be (the lower face under the eyes and over the nose bridge, hanging a
+little over the jaw); GrabCut then finds the mask's real outline from colour: inside that polygon is
+probably mask, the mouth and chin core is surely mask, a band around it is probably not, and the eyes,
+brows and forehead (skin the mask never covers, which teaches GrabCut the skin colour) and everything far
+from the face surely are not. It runs on the face crop scaled down to a fixed size, which bounds its cost
+whatever the photo's resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core.backends.base import Face
+from core.backends.offline import face_regions as fr
+from core.backends.offline.mask_classifier import REFERENCE_POINTS
+from core.config import ModelSettings
+
+# GrabCut works on the face crop scaled so that the eye distance is this many pixels.
+_WORK_EYE_DISTANCE = 48.0
+_ITERATIONS = 4
+# Colour distance (Lab, lightness down-weighted) under which a pixel counts as the face's own skin.
+_SKIN_DISTANCE = 10.0
+_SKIN_LIGHTNESS_WEIGHT = 0.3
+# Final growth of the outline, in working pixels (about 4% of the eye distance).
+_GROW = 2
+# How far beyond the jaw the mask may reach, as a fraction of the jaw's distance from the face centre:
+# probably-mask up to the first, possibly-mask up to the second (N95s and gaiters hang well below the chin).
+_PROBABLE_OVERHANG = 0.08
+_POSSIBLE_OVERHANG = 0.6
+# A GrabCut result smaller than this fraction of the landmark polygon means the colours could not be told
+# apart (a skin-coloured mask, flat lighting): the polygon itself is the better answer then.
+_MIN_AREA_RATIO = 0.25
+
+
+class LandmarkGrabCutSegmenter:
+    def segment(self, image: Image.Image, face: Face) -> Image.Image:
+        if face.landmarks is None:
+            raise ValueError("the offline segmenter needs face-mesh landmarks")
+        import cv2
+
+        landmarks = face.landmarks.astype(np.float32)
+        scale = _WORK_EYE_DISTANCE / max(fr.eye_distance(landmarks), 1.0)
+        possible = fr.below_eyes_polygon(landmarks, _POSSIBLE_OVERHANG)
+        # The working crop: the possible region plus the eyes and brows, with a margin.
+        region = np.vstack([possible, fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)])
+        margin = 0.25 * fr.eye_distance(landmarks)
+        x0 = max(0, int(region[:, 0].min() - margin))
+        y0 = max(0, int(region[:, 1].min() - margin))
+        x1 = min(image.width, int(np.ceil(region[:, 0].max() + margin)))
+        y1 = min(image.height, int(np.ceil(region[:, 1].max() + margin)))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return Image.new("L", image.size, 0)
+        width, height = max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale))
+        sx, sy = width / (x1 - x0), height / (y1 - y0)
+        crop = image.crop((x0, y0, x1, y1)).convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+        bgr = np.ascontiguousarray(np.asarray(crop)[:, :, ::-1])
+
+        def to_work(pts: np.ndarray) -> np.ndarray:
+            return np.round((pts - [x0, y0]) * [sx, sy]).astype(np.int32)
+
+        prior = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(prior, [to_work(fr.lower_face_polygon(landmarks, _PROBABLE_OVERHANG))], 1)
+
+        trimap = np.full((height, width), cv2.GC_BGD, np.uint8)
+        cv2.fillPoly(trimap, [to_work(possible)], cv2.GC_PR_BGD)
+        # Start GrabCut's mask model from the non-skin part of the polygon only: seeded with the whole
+        # polygon, it keeps a "skin" component in its mask model and never lets go of the cheeks and neck.
+        skin = _skin_like_face(bgr, to_work(landmarks[list(REFERENCE_POINTS)]))
+        trimap[(prior > 0) & ~skin] = cv2.GC_PR_FGD
+        # The mouth and the chin under it are covered by any mask worth the name.
+        core = np.vstack(
+            [fr.points(landmarks, fr.LIPS_OUTER), landmarks[[fr.CHIN]] * 0.35 + landmarks[[0]] * 0.65]
+        )
+        cv2.fillPoly(trimap, [cv2.convexHull(to_work(core))], cv2.GC_FGD)
+        upper = _upper_face(landmarks)
+        cv2.fillPoly(trimap, [to_work(upper)], cv2.GC_BGD)
+        for eye in (fr.LEFT_EYE, fr.RIGHT_EYE):
+            cv2.fillPoly(trimap, [to_work(fr.points(landmarks, eye))], cv2.GC_BGD)
+
+        found = self._grabcut(bgr, trimap)
+        prior_area = int(prior.sum())
+        if found is None or found.sum() < _MIN_AREA_RATIO * prior_area:
+            found = prior.astype(bool)
+        cleaned = _clean(found, kernel=max(3, round(_WORK_EYE_DISTANCE / 12)))
+        # Colour stops at the fabric's edge; the rim, its seam and the shadow it casts lie just beyond.
+        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _GROW + 1, 2 * _GROW + 1))
+        cleaned = cv2.dilate(cleaned.astype(np.uint8), grow).astype(bool)
+        # Back to full resolution through a blurred edge so the outline is smooth, not blocky.
+        soft = cv2.resize(cleaned.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        full = np.zeros((image.height, image.width), np.uint8)
+        full[y0:y1, x0:x1] = np.where(soft >= 0.5, 255, 0).astype(np.uint8)
+        return Image.fromarray(full, "L")
+
+    @staticmethod
+    def _grabcut(bgr: np.ndarray, trimap: np.ndarray) -> np.ndarray | None:
+        import cv2
+
+        labels = trimap.copy()
+        if not (labels == cv2.GC_BGD).any() or not np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+            return None
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        try:
+            # The rectangle is ignored when initialising from a mask.
+            cv2.grabCut(bgr, labels, (0, 0, 0, 0), bgd, fgd, _ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            # Raised when one side has too few distinct colours to fit its model (a flat synthetic image).
+            return None
+        return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
+
+
+def _skin_like_face(bgr: np.ndarray, reference_points: np.ndarray) -> np.ndarray:
+    """Pixels whose colour is close to this face's own skin (sampled where masks never reach). Lightness
+    counts for little, so shaded cheeks and the neck in the shadow of the jaw still count as skin."""
+    import cv2
+
+    lab = cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+    height, width = lab.shape[:2]
+    samples = [
+        lab[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].reshape(-1, 3)
+        for x, y in reference_points
+        if 0 <= x < width and 0 <= y < height
+    ]
+    if not samples:
+        return np.zeros((height, width), bool)
+    reference = np.median(np.vstack(samples), axis=0)
+    difference = (lab - reference) * np.array([_SKIN_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
+    return np.asarray(np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE)
+
+
+def _upper_face(landmarks: np.ndarray) -> np.ndarray:
+    """Eyes, brows and forehead: the face oval above the line through the lower eyelids."""
+    oval = fr.points(landmarks, fr.FACE_OVAL)
+    eye_line_y = float(landmarks[[145, 374], 1].mean())
+    above = oval[oval[:, 1] <= eye_line_y]
+    brows = fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)
+    eyes = fr.points(landmarks, fr.LEFT_EYE + fr.RIGHT_EYE)
+    import cv2
+
+    return np.asarray(cv2.convexHull(np.vstack([above, brows, eyes]).astype(np.float32))).reshape(-1, 2)
+
+
+def _clean(mask: np.ndarray, kernel: int) -> np.ndarray:
+    """Keep the largest blob, close pleats and strap gaps, fill holes (a valve, a printed logo)."""
+    import cv2
+
+    shape = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, shape)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, shape)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    m = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(m)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled.astype(bool)
+
+
+def build_segmenter(models: ModelSettings) -> LandmarkGrabCutSegmenter:
+    return LandmarkGrabCutSegmenter()
