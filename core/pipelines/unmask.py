@@ -1,0 +1,275 @@
+"""/unmask: find the faces that wear a mask and paint the hidden lower face back.
+
+The components come in through the constructor, so the same recipe runs the offline, standard and tiny
+tiers; ``build_unmask_pipeline`` picks them from the registry. Compositing is done here, never by a model:
+every pixel outside the (dilated) masks is returned bit-identical to the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from core import compositing
+from core.backends.base import (
+    Face,
+    FaceDetector,
+    Inpainter,
+    InpaintRequest,
+    MaskClassifier,
+    MaskSegmenter,
+    Upscaler,
+)
+from core.config import ModelSettings
+from core.errors import UserError
+
+# (stage key, overall fraction 0..1); every key has a "stage.<key>" message.
+ProgressCallback = Callable[[str, float], None]
+
+# Each stage's share of the progress bar, in run order. Inpainting dominates on every tier.
+STAGES = {
+    "detect": 0.05,
+    "classify": 0.03,
+    "segment": 0.07,
+    "upscale": 0.05,
+    "inpaint": 0.75,
+    "composite": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class UnmaskParams:
+    min_face_px: int = 40
+    upscale_below_px: int = 192
+    max_upscale: int = 4
+    detection_threshold: float = 0.5
+    mask_threshold: float = 0.5
+    # Crop margin around a mask, as a fraction of the mask's longer side.
+    crop_margin: float = 0.35
+    # Mask dilation, which is also the feather width, as a fraction of the face's shorter side.
+    dilate_fraction: float = 0.05
+    request: InpaintRequest = field(default_factory=InpaintRequest)
+
+    @classmethod
+    def from_models(cls, models: ModelSettings) -> UnmaskParams:
+        return cls(
+            min_face_px=models.min_face_px,
+            upscale_below_px=models.upscale_below_px,
+            detection_threshold=models.detection_threshold,
+            mask_threshold=models.mask_threshold,
+            request=InpaintRequest(
+                seed=models.seed,
+                steps=models.steps,
+                guidance_scale=models.guidance_scale,
+                strength=models.strength,
+                prompt=models.prompt,
+                negative_prompt=models.negative_prompt,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class UnmaskedFace:
+    face: Face
+    mask_probability: float
+    # How much the face crop was enlarged before inpainting (1 = not at all).
+    upscale: int
+
+
+@dataclass
+class UnmaskResult:
+    image: Image.Image
+    # 255 where pixels may differ from the input; 0 where they are bit-identical to it.
+    edit_mask: Image.Image
+    faces: list[UnmaskedFace]
+    # Seconds per stage key.
+    timings: dict[str, float]
+
+
+@dataclass
+class _FaceWork:
+    """One masked face on its way through steps 4 to 7."""
+
+    face: Face
+    probability: float
+    crop: compositing.FaceCrop
+    # What the inpainter gets: the crop, enlarged by ``upscale`` for small faces, and the landmarks mapped
+    # into it.
+    image: Image.Image
+    mask: Image.Image
+    landmarks: np.ndarray | None
+    upscale: int = 1
+    painted: Image.Image | None = None
+
+
+class UnmaskPipeline:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        mask_classifier: MaskClassifier,
+        segmenter: MaskSegmenter,
+        upscaler: Upscaler,
+        inpainter: Inpainter,
+        params: UnmaskParams | None = None,
+    ) -> None:
+        self.detector = detector
+        self.mask_classifier = mask_classifier
+        self.segmenter = segmenter
+        self.upscaler = upscaler
+        self.inpainter = inpainter
+        self.params = params or UnmaskParams()
+
+    def run(
+        self,
+        image: Image.Image,
+        *,
+        request: InpaintRequest | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> UnmaskResult:
+        p = self.params
+        tracker = _Tracker(progress)
+
+        # 1. Check inputs
+        if image.mode != "RGB":
+            raise ValueError(f"expected an RGB image, got mode {image.mode}")
+        request = request or p.request
+
+        # 2. Detect faces
+        with tracker.stage("detect"):
+            faces = [f for f in self.detector.detect(image) if f.score >= p.detection_threshold]
+        if not faces:
+            raise UserError("unmask.no_face")
+        usable = [f for f in faces if f.box.short_side >= p.min_face_px]
+        if not usable:
+            largest = max(f.box.short_side for f in faces)
+            raise UserError("unmask.face_too_small", face_px=int(largest), min_px=p.min_face_px)
+
+        # 3. Find which wear a mask
+        with tracker.stage("classify"):
+            probabilities = self.mask_classifier.mask_probabilities(image, usable)
+        masked = [
+            (f, prob) for f, prob in zip(usable, probabilities, strict=True) if prob >= p.mask_threshold
+        ]
+        if not masked:
+            raise UserError("unmask.no_mask")
+
+        # 4. Segment each mask
+        work: list[_FaceWork] = []
+        with tracker.stage("segment"):
+            for face, prob in masked:
+                mask = self.segmenter.segment(image, face)
+                if mask.getbbox() is None:
+                    continue
+                dilate_px = max(2, round(p.dilate_fraction * face.box.short_side))
+                crop = compositing.cut_face_crop(image, mask, dilate_px=dilate_px, margin=p.crop_margin)
+                landmarks = None
+                if face.landmarks is not None:
+                    landmarks = np.asarray(face.landmarks, np.float32) - [crop.box.x0, crop.box.y0]
+                work.append(_FaceWork(face, prob, crop, crop.image, crop.mask, landmarks))
+        if not work:
+            raise UserError("unmask.no_mask")
+
+        # 5. Upscale faces too small to inpaint well
+        with tracker.stage("upscale"):
+            for item in work:
+                if item.face.box.short_side < p.upscale_below_px:
+                    factor = min(p.max_upscale, math.ceil(p.upscale_below_px / item.face.box.short_side))
+                    item.image = self.upscaler.upscale(item.image, factor)
+                    item.mask = item.mask.resize(item.image.size, Image.Resampling.NEAREST)
+                    item.landmarks = None if item.landmarks is None else item.landmarks * factor
+                    item.upscale = factor
+
+        # 6. Inpaint
+        with tracker.stage("inpaint"):
+            for index, item in enumerate(work):
+                item.painted = self._inpaint(item, request, tracker.steps("inpaint", index, len(work)))
+
+        # 7. Composite
+        with tracker.stage("composite"):
+            result, edit_mask = image, np.zeros((image.height, image.width), bool)
+            for item in work:
+                assert item.painted is not None
+                pasted = compositing.paste_back(
+                    result,
+                    item.painted,
+                    item.crop.box,
+                    item.crop.mask,
+                    feather_px=item.crop.dilate_px,
+                    ring_px=2 * item.crop.dilate_px + 2,
+                )
+                result = pasted.image
+                edit_mask |= np.asarray(pasted.edit_mask) > 0
+        tracker.finish()
+        return UnmaskResult(
+            image=result,
+            edit_mask=Image.fromarray(np.where(edit_mask, 255, 0).astype(np.uint8), "L"),
+            faces=[UnmaskedFace(w.face, w.probability, w.upscale) for w in work],
+            timings=tracker.timings,
+        )
+
+    def _inpaint(
+        self, item: _FaceWork, request: InpaintRequest, steps: Callable[[float], None]
+    ) -> Image.Image:
+        """At the model's resolution and back to the crop's own size (downscaling an upscaled face)."""
+        image, mask, landmarks, fit = item.image, item.mask, item.landmarks, None
+        if self.inpainter.resolution is not None:
+            image, fit = compositing.fit_square(image, self.inpainter.resolution)
+            mask, _ = compositing.fit_square(mask, self.inpainter.resolution, mask=True)
+            landmarks = None if landmarks is None else fit.points(landmarks)
+        painted = self.inpainter.inpaint(
+            image, mask, dataclasses.replace(request, landmarks=landmarks), steps
+        )
+        if fit is not None:
+            painted = fit.restore(painted)
+        if painted.size != item.crop.image.size:
+            painted = painted.resize(item.crop.image.size, Image.Resampling.LANCZOS)
+        return painted
+
+
+class _Tracker:
+    """Per-stage timings, and progress as one overall fraction with the inpainter's steps folded in."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.timings: dict[str, float] = {}
+        self._start = {key: sum(list(STAGES.values())[:i]) for i, key in enumerate(STAGES)}
+
+    def report(self, key: str, within: float) -> None:
+        if self.callback is not None:
+            self.callback(key, min(1.0, self._start[key] + STAGES[key] * min(1.0, max(0.0, within))))
+
+    @contextmanager
+    def stage(self, key: str) -> Iterator[None]:
+        self.report(key, 0.0)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - started
+
+    def steps(self, key: str, index: int, count: int) -> Callable[[float], None]:
+        return lambda fraction: self.report(key, (index + fraction) / count)
+
+    def finish(self) -> None:
+        self.report("composite", 1.0)
+
+
+def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
+    """The pipeline for ``models.tier``, with every component built (weights loaded) once."""
+    from core.backends import registry
+
+    return UnmaskPipeline(
+        detector=registry.build("detector", models),
+        mask_classifier=registry.build("mask_classifier", models),
+        segmenter=registry.build("segmenter", models),
+        upscaler=registry.build("upscaler", models),
+        inpainter=registry.build("inpainter", models),
+        params=UnmaskParams.from_models(models),
+    )
