@@ -20,17 +20,18 @@ from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
 from core.backends.offline import face_regions as fr
-from core.backends.offline import shading
+from core.backends.offline import shading, skin
 from core.config import ModelSettings
 
 # The fill is computed with the hole's longer side scaled down to at most this many pixels.
 _WORK_SIDE = 160
-# Skin reference: forehead, glabella, nose bridge, and the cheeks under the eyes when the hole spares them.
-_SKIN_POINTS = (151, 9, 8, 168, 6, 108, 337, 107, 336, 117, 118, 346, 347, 50, 280, 101, 330)
 # Boundary colours further than this from the skin reference are not skin (wall, hair, fabric). Lightness
 # counts for little: the same skin in shadow is much darker but keeps its hue.
 _SKIN_DISTANCE = 14.0
 _LIGHTNESS_WEIGHT = 0.35
+# How much darker (L*) a bare lower face is than the forehead, typically (measured on the shared bare faces:
+# 5 to 25, shading under the nose and the jaw).
+_LOWER_FACE_SHADE = 8.0
 _FACE_WIDEN = (1.08, 1.03)
 # Generated grain relative to the grain measured on the visible skin, and its bounds (L* units). Kept low:
 # on a smooth, featureless fill even 1.5 L* of noise reads as sand, and the measurement picks up brow
@@ -67,13 +68,13 @@ class ClassicalInpainter:
         work_landmarks = None if landmarks is None else (np.asarray(landmarks) - [x0, y0]) * scale
 
         # 1. The face's skin: colour and grain from skin the mask never covers.
-        skin, grain = _skin_reference(rgb, hole, landmarks, work_lab, work_hole)
+        tone, grain = _skin_reference(rgb, hole, landmarks, work_lab, work_hole)
         face = np.ones_like(work_hole) if work_landmarks is None else _face_region(work_landmarks, size)
         progress(0.2)
 
         # 2. Base fill: a lit skin surface inside the face, melted into the skin around the hole.
         unit = max(2.0, fr.eye_distance(work_landmarks)) if work_landmarks is not None else max(size) / 2.5
-        fill = _skin_surface(work_lab, work_hole, face, skin, unit)
+        fill = _skin_surface(work_lab, work_hole, face, tone, unit)
         # Below the jaw the photo itself (neck, collar, background) continues into the hole.
         if work_landmarks is not None:
             plain = _lab(cv2.inpaint(work, work_hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
@@ -82,6 +83,7 @@ class ClassicalInpainter:
             fill = fill * jaw + plain * (1.0 - jaw)
             # 3. Nostrils, lips and the mouth line, faint, from the landmark geometry.
             fill = fill + shading.features(work_landmarks, size, unit) * face[..., None]
+            fill[..., 0] += shading.roundness(face, unit) * work_hole
         progress(0.7)
 
         # 4. Back to full resolution, with skin grain, only inside the hole.
@@ -98,10 +100,7 @@ class ClassicalInpainter:
         return Image.fromarray(out, "RGB")
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return np.asarray(cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
+_lab = skin.lab_image
 
 
 def _face_region(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -115,12 +114,6 @@ def _face_region(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return canvas.astype(bool)
 
 
-def _skin_like(lab: np.ndarray) -> np.ndarray:
-    hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    return (hue > 0) & (hue < 85) & (chroma > 5) & (chroma < 60) & (lab[..., 0] > 12) & (lab[..., 0] < 97)
-
-
 def _skin_reference(
     rgb: np.ndarray,
     hole: np.ndarray,
@@ -128,34 +121,32 @@ def _skin_reference(
     work_lab: np.ndarray,
     work_hole: np.ndarray,
 ) -> tuple[np.ndarray, float]:
-    """Median Lab skin colour and the fine grain (std of L* minus its blur) of the visible skin."""
-    import cv2
-
-    samples: list[np.ndarray] = []
-    grains: list[float] = []
+    """Lab skin colour and the fine grain (std of L* minus its blur) of the visible skin."""
     if landmarks is not None:
         radius = max(2, round(0.06 * fr.eye_distance(landmarks)))
-        for x, y in np.asarray(landmarks)[list(_SKIN_POINTS)]:
-            px0, py0 = int(x) - radius, int(y) - radius
-            px1, py1 = int(x) + radius + 1, int(y) + radius + 1
-            if px0 < 0 or py0 < 0 or px1 > rgb.shape[1] or py1 > rgb.shape[0] or hole[py0:py1, px0:px1].any():
-                continue
-            patch = _lab(rgb[py0:py1, px0:px1])
-            colour = np.median(patch.reshape(-1, 3), axis=0)
-            if _skin_like(colour):
-                samples.append(colour)
-                fine = patch[..., 0] - cv2.GaussianBlur(patch[..., 0], (0, 0), 1.5)
-                grains.append(float(fine.std()))
-    if len(samples) >= 2:
-        return np.median(np.array(samples), axis=0), float(
-            np.clip(_GRAIN_SHARE * np.median(grains), *_GRAIN_RANGE)
-        )
+        points = np.asarray(landmarks)[list(skin.SKIN_POINTS)]
+        lab = _lab(rgb)
+        tone = skin.dominant_colour(np.array(skin.sample_skin(lab, points, radius, exclude=hole)))
+        if tone is not None:
+            return tone, _grain(lab[..., 0], points, radius, hole)
     # No landmarks (or no visible skin patch): the skin-like part of the ring around the hole.
-    ring = _ring(work_hole, 4)
-    colours = work_lab[ring]
-    skin = colours[_skin_like(colours)]
-    chosen = skin if len(skin) >= 8 else colours
-    return np.median(chosen, axis=0), 1.0
+    colours = work_lab[_ring(work_hole, 4)]
+    tone = skin.dominant_colour(colours[skin.skin_like(colours)][:400])
+    return (tone if tone is not None else np.median(colours, axis=0)), _GRAIN_RANGE[0]
+
+
+def _grain(lightness: np.ndarray, points: np.ndarray, radius: int, hole: np.ndarray) -> float:
+    import cv2
+
+    fine = lightness - cv2.GaussianBlur(lightness, (0, 0), 1.5)
+    height, width = lightness.shape
+    values = []
+    for x, y in points:
+        x0, y0, x1, y1 = int(x) - radius, int(y) - radius, int(x) + radius + 1, int(y) + radius + 1
+        if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height and not hole[y0:y1, x0:x1].any():
+            values.append(float(fine[y0:y1, x0:x1].std()))
+    grain = _GRAIN_SHARE * float(np.median(values)) if values else _GRAIN_RANGE[0]
+    return float(np.clip(grain, *_GRAIN_RANGE))
 
 
 def _ring(hole: np.ndarray, width: int) -> np.ndarray:
@@ -166,7 +157,7 @@ def _ring(hole: np.ndarray, width: int) -> np.ndarray:
 
 
 def _skin_surface(
-    lab: np.ndarray, hole: np.ndarray, face: np.ndarray, skin: np.ndarray, unit: float
+    lab: np.ndarray, hole: np.ndarray, face: np.ndarray, tone: np.ndarray, unit: float
 ) -> np.ndarray:
     """Skin-coloured Lab field over the work image: lightness from a plane fitted to the skin around the
     hole, chroma from that skin (or the reference when too little of it shows), blended near the hole's
@@ -174,17 +165,20 @@ def _skin_surface(
     import cv2
 
     height, width = hole.shape
-    difference = (lab - skin) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
+    difference = (lab - tone) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
     near = np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE
     boundary = _ring(hole, max(2, round(0.08 * unit))) & near & face
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    level_shift = 0.0
     if boundary.sum() >= 12:
-        # The cheeks right around the hole know the lower face's lightness better than the forehead (lower
-        # faces are shaded); for hue and chroma they are only half trusted, as the mask's shadow and
-        # reflected colour tint them.
+        # The cheeks right around the hole know the lower face better than the forehead does, but they sit
+        # in the mask's shadow and catch its reflected colour: trust them and the (slightly darkened, as
+        # lower faces are) reference half each.
         around = np.median(lab[boundary], axis=0)
-        skin = np.array([around[0], *(0.5 * around[1:] + 0.5 * skin[1:])], np.float32)
-    lightness = np.full((height, width), float(skin[0]), np.float32)
+        level = 0.5 * around[0] + 0.5 * (tone[0] - _LOWER_FACE_SHADE)
+        level_shift = float(level - around[0])
+        tone = np.array([level, *(0.5 * around[1:] + 0.5 * tone[1:])], np.float32)
+    lightness = np.full((height, width), float(tone[0]), np.float32)
     if boundary.sum() >= 12:
         design = np.stack([np.ones(boundary.sum()), xx[boundary], yy[boundary]], axis=1)
         target = lab[boundary, 0]
@@ -194,9 +188,9 @@ def _skin_surface(
         keep = residual <= np.quantile(residual, 0.67)
         if keep.sum() >= 8:
             coef, *_ = np.linalg.lstsq(design[keep], target[keep], rcond=None)
-        plane = coef[0] + coef[1] * xx + coef[2] * yy
-        lightness = np.clip(plane, skin[0] - 15.0, skin[0] + 15.0).astype(np.float32)
-    surface = np.dstack([lightness, np.full_like(lightness, skin[1]), np.full_like(lightness, skin[2])])
+        plane = coef[0] + coef[1] * xx + coef[2] * yy + level_shift
+        lightness = np.clip(plane, tone[0] - 15.0, tone[0] + 15.0).astype(np.float32)
+    surface = np.dstack([lightness, np.full_like(lightness, tone[1]), np.full_like(lightness, tone[2])])
 
     canvas = np.where((near & face & ~hole)[..., None], lab, surface)
     canvas_rgb = np.clip(cv2.cvtColor(canvas.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0, 0, 255)

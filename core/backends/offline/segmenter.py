@@ -1,11 +1,11 @@
 """Outlines a worn face mask from the face-mesh landmarks, refined by the photo itself.
 
 The landmarks say where a mask can be (the lower face under the eyes and over the nose bridge, hanging a
-little over the jaw); GrabCut then finds the mask's real outline from colour: inside that polygon is
-probably mask, the mouth and chin core is surely mask, a band around it is probably not, and the eyes,
-brows and forehead (skin the mask never covers, which teaches GrabCut the skin colour) and everything far
-from the face surely are not. It runs on the face crop scaled down to a fixed size, which bounds its cost
-whatever the photo's resolution.
+little over the jaw); GrabCut then finds the mask's real outline from colour: inside that polygon what is
+not coloured like this face's skin is probably mask, the mouth and chin core is surely mask, a band around
+it (and the skin inside it) probably not, and the eyes, brows and forehead (skin the mask never covers,
+which teaches GrabCut the skin colour) and everything far from the face surely not. It runs on the face
+crop scaled down to a fixed size, which bounds its cost whatever the photo's resolution.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.backends.base import Face
 from core.backends.offline import face_regions as fr
-from core.backends.offline.mask_classifier import REFERENCE_POINTS
+from core.backends.offline import skin
 from core.config import ModelSettings
 
 # GrabCut works on the face crop scaled so that the eye distance is this many pixels.
@@ -68,8 +68,8 @@ class LandmarkGrabCutSegmenter:
         cv2.fillPoly(trimap, [to_work(possible)], cv2.GC_PR_BGD)
         # Start GrabCut's mask model from the non-skin part of the polygon only: seeded with the whole
         # polygon, it keeps a "skin" component in its mask model and never lets go of the cheeks and neck.
-        skin = _skin_like_face(bgr, to_work(landmarks[list(REFERENCE_POINTS)]))
-        trimap[(prior > 0) & ~skin] = cv2.GC_PR_FGD
+        skin_coloured = _skin_like_face(bgr, to_work(landmarks[list(skin.SKIN_POINTS)]))
+        trimap[(prior > 0) & ~skin_coloured] = cv2.GC_PR_FGD
         # The mouth and the chin under it are covered by any mask worth the name.
         core = np.vstack(
             [fr.points(landmarks, fr.LIPS_OUTER), landmarks[[fr.CHIN]] * 0.35 + landmarks[[0]] * 0.65]
@@ -114,18 +114,10 @@ class LandmarkGrabCutSegmenter:
 def _skin_like_face(bgr: np.ndarray, reference_points: np.ndarray) -> np.ndarray:
     """Pixels whose colour is close to this face's own skin (sampled where masks never reach). Lightness
     counts for little, so shaded cheeks and the neck in the shadow of the jaw still count as skin."""
-    import cv2
-
-    lab = cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
-    height, width = lab.shape[:2]
-    samples = [
-        lab[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].reshape(-1, 3)
-        for x, y in reference_points
-        if 0 <= x < width and 0 <= y < height
-    ]
-    if not samples:
-        return np.zeros((height, width), bool)
-    reference = np.median(np.vstack(samples), axis=0)
+    lab = skin.lab_image(np.ascontiguousarray(bgr[:, :, ::-1]))
+    reference = skin.dominant_colour(np.array(skin.sample_skin(lab, reference_points, radius=1)))
+    if reference is None:
+        return np.zeros(lab.shape[:2], bool)
     difference = (lab - reference) * np.array([_SKIN_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
     return np.asarray(np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE)
 
