@@ -76,15 +76,24 @@ class CompositeResult:
     edit_mask: Image.Image
 
 
-def crop_box_around(mask: Image.Image, margin: float = 0.35, min_margin_px: int = 8) -> CropBox:
-    """A square box around the mask's bounding box grown by ``margin`` of its longer side (at least
-    ``min_margin_px``) on every side, shifted to stay inside the image and clipped where the image is too
-    small to hold it. It always contains the whole mask."""
+def crop_box_around(
+    mask: Image.Image,
+    margin: float = 0.35,
+    min_margin_px: int = 8,
+    include: tuple[float, float, float, float] | None = None,
+) -> CropBox:
+    """A square box around the mask's bounding box (joined with ``include``, e.g. the whole face, when
+    given) grown by ``margin`` of its longer side (at least ``min_margin_px``) on every side, shifted to
+    stay inside the image and clipped where the image is too small to hold it. It always contains the
+    whole mask."""
     bbox = mask.getbbox()
     if bbox is None:
         raise ValueError("the mask is empty")
     width, height = mask.size
     bx0, by0, bx1, by1 = bbox
+    if include is not None:
+        bx0, by0 = max(0, min(bx0, math.floor(include[0]))), max(0, min(by0, math.floor(include[1])))
+        bx1, by1 = min(width, max(bx1, math.ceil(include[2]))), min(height, max(by1, math.ceil(include[3])))
     extent = max(bx1 - bx0, by1 - by0)
     side = extent + 2 * max(min_margin_px, math.ceil(extent * margin))
     cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
@@ -101,11 +110,19 @@ def crop_box_around(mask: Image.Image, margin: float = 0.35, min_margin_px: int 
     return CropBox(x0, y0, x1, y1)
 
 
-def cut_face_crop(image: Image.Image, mask: Image.Image, *, dilate_px: int, margin: float = 0.35) -> FaceCrop:
-    """Crop ``image`` and ``mask`` around the mask and dilate the mask inside the crop (the crop's margin
-    is wider than the dilation, so this equals dilating the whole mask, at a fraction of the cost)."""
+def cut_face_crop(
+    image: Image.Image,
+    mask: Image.Image,
+    *,
+    dilate_px: int,
+    margin: float = 0.35,
+    face: tuple[float, float, float, float] | None = None,
+) -> FaceCrop:
+    """Crop ``image`` and ``mask`` around the mask (and the whole ``face`` box, so the painter sees the
+    skin and features it must match) and dilate the mask inside the crop: the crop's margin is wider than
+    the dilation, so this equals dilating the whole mask, at a fraction of the cost."""
     # Room for the dilation plus the colour-matching ring around it.
-    box = crop_box_around(mask, margin=margin, min_margin_px=3 * dilate_px + 4)
+    box = crop_box_around(mask, margin=margin, min_margin_px=3 * dilate_px + 4, include=face)
     return FaceCrop(box, image.crop(box.as_tuple()), dilate(mask.crop(box.as_tuple()), dilate_px), dilate_px)
 
 

@@ -51,8 +51,8 @@ class UnmaskParams:
     max_upscale: int = 4
     detection_threshold: float = 0.5
     mask_threshold: float = 0.5
-    # Crop margin around a mask, as a fraction of the mask's longer side.
-    crop_margin: float = 0.35
+    # Crop margin around the face and its mask, as a fraction of their longer side.
+    crop_margin: float = 0.2
     # Mask dilation, which is also the feather width, as a fraction of the face's shorter side.
     dilate_fraction: float = 0.05
     request: InpaintRequest = field(default_factory=InpaintRequest)
@@ -168,7 +168,9 @@ class UnmaskPipeline:
                 if mask.getbbox() is None:
                     continue
                 dilate_px = max(2, round(p.dilate_fraction * face.box.short_side))
-                crop = compositing.cut_face_crop(image, mask, dilate_px=dilate_px, margin=p.crop_margin)
+                crop = compositing.cut_face_crop(
+                    image, mask, dilate_px=dilate_px, margin=p.crop_margin, face=_box_tuple(face)
+                )
                 landmarks = None
                 if face.landmarks is not None:
                     landmarks = np.asarray(face.landmarks, np.float32) - [crop.box.x0, crop.box.y0]
@@ -231,6 +233,10 @@ class UnmaskPipeline:
         if painted.size != item.crop.image.size:
             painted = painted.resize(item.crop.image.size, Image.Resampling.LANCZOS)
         return painted
+
+
+def _box_tuple(face: Face) -> tuple[float, float, float, float]:
+    return (face.box.x0, face.box.y0, face.box.x1, face.box.y1)
 
 
 class _Tracker:

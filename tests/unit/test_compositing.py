@@ -41,6 +41,13 @@ def test_crop_box_is_square_with_the_margin_when_the_image_has_room() -> None:
     assert box.width == box.height == 41 + 2 * 21
 
 
+def test_crop_box_takes_in_the_whole_face_when_asked() -> None:
+    mask = disc_mask((400, 300), (150, 180), 20)
+    box = compositing.crop_box_around(mask, margin=0.1, include=(120.0, 90.0, 180.5, 170.0))
+    assert box.x0 <= 120 and box.y0 <= 90 and box.x1 >= 181 and box.y1 >= 201
+    assert box.width == box.height
+
+
 def test_crop_box_of_an_empty_mask_is_an_error() -> None:
     with pytest.raises(ValueError):
         compositing.crop_box_around(Image.new("L", (50, 50), 0))
