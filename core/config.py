@@ -49,6 +49,12 @@ class ModelSettings(BaseModel):
     inpainter: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     upscaler: str = "caidas/swin2SR-classical-sr-x4-64"
     cache_dir: Path | None = None
+    # Detector classes / classifier labels that mean "wears a mask". Empty: recognised by name ("mask",
+    # "with_mask", "WithMask", "face_mask" are masked; "no_mask", "without_mask", "WithoutMask" are not).
+    masked_labels: list[str] = Field(default_factory=list)
+    # The SD 1.5 safety checker (an extra CLIP-L, ~0.6 GB). Off by default: it sees only the lower-face crop
+    # and blacks out benign skin close-ups; when on, a flagged result is refused, never returned black.
+    safety_checker: bool = False
     # Inpainting parameters (standard and tiny tiers).
     seed: int = 0
     steps: int = 25

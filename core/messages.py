@@ -73,6 +73,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- unmask ---
         "unmask.no_face": "I could not find a face in this photo. Please send a photo where the face is clearly visible.",
         "unmask.no_mask": "I found a face but no face mask on it. Please send a photo of someone wearing a mask.",
+        "unmask.unsafe_result": (
+            "The content filter stopped this result, so I did not send it. Please try another photo."
+        ),
         "unmask.face_too_small": (
             "The face is too small ({face_px} pixels across; I need at least {min_px}). "
             "Please send a closer or higher-resolution photo."
@@ -130,6 +133,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "intake.bad_aspect": "이미지가 너무 길고 좁습니다 ({width}×{height}). 얼굴 가까이로 잘라서 보내 주세요.",
         "unmask.no_face": "사진에서 얼굴을 찾지 못했습니다. 얼굴이 잘 보이는 사진을 보내 주세요.",
         "unmask.no_mask": "얼굴은 찾았지만 마스크가 보이지 않습니다. 마스크를 쓴 사람의 사진을 보내 주세요.",
+        "unmask.unsafe_result": "콘텐츠 필터가 이 결과를 막아서 보내지 않았습니다. 다른 사진으로 다시 시도해 주세요.",
         "unmask.face_too_small": (
             "얼굴이 너무 작습니다 (가로 {face_px} 픽셀, 최소 {min_px} 픽셀 필요). "
             "더 가까이에서 찍었거나 해상도가 높은 사진을 보내 주세요."

@@ -1,0 +1,55 @@
+"""Pre-fetch and check the standard tier's weights (``atelier models download`` / ``atelier models check``).
+
+Each standard backend module names its own files (``prefetch`` / ``is_present``); this file only walks them.
+Hub ids are downloaded into the Hugging Face cache (``ModelSettings.cache_dir`` when set); local paths are
+checked, never copied. ``missing_models`` never touches the network.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from core.config import ModelSettings
+
+# step -> module with prefetch(models, progress) and is_present(models); the standard column of the registry.
+STANDARD_BACKENDS: dict[str, str] = {
+    "detector": "core.backends.standard.yolo",
+    "mask_classifier": "core.backends.standard.mask_classifier",
+    "segmenter": "core.backends.standard.sam",
+    "upscaler": "core.backends.standard.superres",
+    "inpainter": "core.backends.standard.sd_inpaint",
+}
+
+
+def _backend(step: str) -> ModuleType:
+    return importlib.import_module(STANDARD_BACKENDS[step])
+
+
+def _reference(step: str, models: ModelSettings) -> str:
+    return _backend(step).weights(models).describe()  # type: ignore[no-any-return]
+
+
+def download_models(models: ModelSettings, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Fetch every standard backend's weights; returns step -> local folder (or file). Raises on the first
+    backend that cannot be fetched, naming it."""
+    say = progress or (lambda _line: None)
+    paths: dict[str, Path] = {}
+    for step in STANDARD_BACKENDS:
+        say(f"{step}: {_reference(step, models)}")
+        try:
+            paths[step] = _backend(step).prefetch(models, lambda line, step=step: say(f"{step}: {line}"))
+        except Exception as exc:
+            raise RuntimeError(f"{step}: could not fetch {_reference(step, models)}: {exc}") from exc
+    return paths
+
+
+def missing_models(models: ModelSettings) -> list[str]:
+    """``"<step>: <where>"`` for every standard backend whose weights are not available locally."""
+    return [
+        f"{step}: {_reference(step, models)}"
+        for step in STANDARD_BACKENDS
+        if not _backend(step).is_present(models)
+    ]
