@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +27,7 @@ from core.backends.base import (
 )
 from core.config import ModelSettings
 from core.errors import UserError
-
-# (stage key, overall fraction 0..1); every key has a "stage.<key>" message.
-ProgressCallback = Callable[[str, float], None]
+from core.pipelines.progress import ProgressCallback, StageTracker
 
 # Each stage's share of the progress bar, in run order. Inpainting dominates on every tier.
 STAGES = {
@@ -134,7 +130,7 @@ class UnmaskPipeline:
         progress: ProgressCallback | None = None,
     ) -> UnmaskResult:
         p = self.params
-        tracker = _Tracker(progress)
+        tracker = StageTracker(STAGES, progress)
 
         # 1. Check inputs
         if image.mode != "RGB":
@@ -237,34 +233,6 @@ class UnmaskPipeline:
 
 def _box_tuple(face: Face) -> tuple[float, float, float, float]:
     return (face.box.x0, face.box.y0, face.box.x1, face.box.y1)
-
-
-class _Tracker:
-    """Per-stage timings, and progress as one overall fraction with the inpainter's steps folded in."""
-
-    def __init__(self, callback: ProgressCallback | None) -> None:
-        self.callback = callback
-        self.timings: dict[str, float] = {}
-        self._start = {key: sum(list(STAGES.values())[:i]) for i, key in enumerate(STAGES)}
-
-    def report(self, key: str, within: float) -> None:
-        if self.callback is not None:
-            self.callback(key, min(1.0, self._start[key] + STAGES[key] * min(1.0, max(0.0, within))))
-
-    @contextmanager
-    def stage(self, key: str) -> Iterator[None]:
-        self.report(key, 0.0)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - started
-
-    def steps(self, key: str, index: int, count: int) -> Callable[[float], None]:
-        return lambda fraction: self.report(key, (index + fraction) / count)
-
-    def finish(self) -> None:
-        self.report("composite", 1.0)
 
 
 def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
