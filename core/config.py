@@ -19,7 +19,8 @@ MB = 1024 * 1024
 
 class TelegramSettings(BaseModel):
     token: SecretStr | None = None
-    # Bot API server root: requests go to {api_url}/bot{token}/{method}, files to {api_url}/file/bot{token}/{path}.
+    # Bot API server root: requests go to {api_url}/bot{token}/{method},
+    # files to {api_url}/file/bot{token}/{path}.
     # A self-hosted Bot API server lifts the 20 MB download / 50 MB upload limits.
     api_url: str = "https://api.telegram.org"
     max_download_bytes: int = 20 * MB

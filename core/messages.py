@@ -55,9 +55,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- intake ---
         "intake.too_large": "This file is {size_mb} MB; the limit is {limit_mb} MB. Please send a smaller photo.",
         "intake.empty": "This file is empty. Please send a photo.",
-        "intake.not_image": (
-            "This file is not a photo I can read. Please send a JPEG, PNG or WebP image."
-        ),
+        "intake.not_image": ("This file is not a photo I can read. Please send a JPEG, PNG or WebP image."),
         "intake.unsupported_format": (
             "{format} images are not supported. Please send a JPEG, PNG or WebP image."
         ),

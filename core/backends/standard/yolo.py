@@ -35,8 +35,14 @@ def import_yolo(config_dir: Path | None = None) -> type[YOLO]:
         base = config_dir or Path(tempfile.gettempdir()) / "atelier-ultralytics"
         base.mkdir(parents=True, exist_ok=True)
         os.environ["YOLO_CONFIG_DIR"] = str(base)
+    import PIL.Image
     from ultralytics import YOLO
+    from ultralytics.utils import patches
 
+    # ultralytics swaps PIL.Image.open process-wide for a wrapper that pip-installs a HEIF plugin on the
+    # first unidentified file (and raises ModuleNotFoundError offline). Intake must keep Pillow's own.
+    if PIL.Image.open is patches.image_open:
+        PIL.Image.open = patches._image_open
     return YOLO
 
 
