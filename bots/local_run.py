@@ -24,8 +24,12 @@ def run_unmask_locally(settings: Settings, photo: Path, output: Path, mask_out: 
         return 1
 
     with Progress(
-        TextColumn("{task.description:<22}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task(t("stage.detect", lang), total=1.0)
         bar.update(task, description=f"loading {settings.models.tier} models")

@@ -36,8 +36,14 @@ def spawn_worker(
     env["ATELIER_DATABASE_URL"] = settings.resolved_database_url
     env["ATELIER_MODELS__TIER"] = settings.models.tier
     command = [
-        sys.executable, "-m", "bots.cli", "worker",
-        "--queues", ",".join(queues), "--concurrency", str(concurrency),
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(concurrency),
     ]
     return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
 

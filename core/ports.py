@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
