@@ -1,36 +1,18 @@
 """Logging set-up shared by every process: structlog on top of the standard library, one line per event.
 
-Secrets never reach the log: the redaction filter replaces every configured secret (bot tokens, which also
-appear inside Telegram file URLs) wherever it occurs in a record.
+Bot tokens (which also appear inside Telegram file URLs) are scrubbed by the front end that holds them, with
+a filter on these handlers (``bots.telegram.files.install_token_redaction``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
 
 import structlog
 
 
-class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "<redacted>")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -54,7 +36,6 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
             ],
         )
     )
-    handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
