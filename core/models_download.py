@@ -1,6 +1,6 @@
 """Pre-fetch and check the standard tier's weights (``atelier models download`` / ``atelier models check``).
 
-Each standard backend module names its own files (``prefetch`` / ``is_present``); this file only walks them.
+Each standard backend module names its own files (``weights(models)``); this file only walks them.
 Hub ids are downloaded into the Hugging Face cache (``ModelSettings.cache_dir`` when set); local paths are
 checked, never copied. ``missing_models`` never touches the network.
 """
@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from core.backends.standard.weights import WeightsRef
 from core.config import ModelSettings
 
-# step -> module with prefetch(models, progress) and is_present(models); the standard column of the registry.
+# step -> module with weights(models) -> WeightsRef; the standard column of the registry.
 STANDARD_BACKENDS: dict[str, str] = {
     "detector": "core.backends.standard.yolo",
     "mask_classifier": "core.backends.standard.mask_classifier",
@@ -28,8 +29,16 @@ def _backend(step: str) -> ModuleType:
     return importlib.import_module(STANDARD_BACKENDS[step])
 
 
+def _weights(step: str, models: ModelSettings) -> WeightsRef:
+    return _backend(step).weights(models)  # type: ignore[no-any-return]
+
+
 def _reference(step: str, models: ModelSettings) -> str:
-    return _backend(step).weights(models).describe()  # type: ignore[no-any-return]
+    return _weights(step, models).describe()
+
+
+def _prefixed(say: Callable[[str], None], step: str) -> Callable[[str], None]:
+    return lambda line: say(f"{step}: {line}")
 
 
 def download_models(models: ModelSettings, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
@@ -40,7 +49,7 @@ def download_models(models: ModelSettings, progress: Callable[[str], None] | Non
     for step in STANDARD_BACKENDS:
         say(f"{step}: {_reference(step, models)}")
         try:
-            paths[step] = _backend(step).prefetch(models, lambda line, step=step: say(f"{step}: {line}"))
+            paths[step] = _weights(step, models).fetch(_prefixed(say, step))
         except Exception as exc:
             raise RuntimeError(f"{step}: could not fetch {_reference(step, models)}: {exc}") from exc
     return paths
@@ -51,5 +60,5 @@ def missing_models(models: ModelSettings) -> list[str]:
     return [
         f"{step}: {_reference(step, models)}"
         for step in STANDARD_BACKENDS
-        if not _backend(step).is_present(models)
+        if not _weights(step, models).is_present()
     ]

@@ -97,7 +97,7 @@ def test_hub_ids_are_looked_up_in_the_cache_only(tmp_path: Path) -> None:
     assert len(missing_models(models)) == len(STANDARD_BACKENDS)
     yolo_snapshot = _hub_cache(tmp_path, models.detector, [models.detector_file])
     sd_snapshot = _hub_cache(tmp_path, models.inpainter, SD_FILES)
-    assert yolo.is_present(models) and sd_inpaint.is_present(models)
+    assert yolo.weights(models).is_present() and sd_inpaint.weights(models).is_present()
     # The snapshot folder itself, found from a nested file (unet/config.json is two levels deep).
     assert sd_inpaint.weights(models).locate() == sd_snapshot
     assert yolo.weights_file(yolo.weights(models).locate(), models) == yolo_snapshot / "model.pt"

@@ -9,14 +9,13 @@ give no masked class (or only masked classes) is refused then, not misread at ru
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from core.backends.base import Face
 from core.backends.standard.mask_labels import masked_ids
-from core.backends.standard.weights import Progress, WeightsRef
+from core.backends.standard.weights import WeightsRef
 from core.config import ModelSettings
 
 if TYPE_CHECKING:
@@ -91,14 +90,6 @@ def weights(models: ModelSettings) -> WeightsRef:
         ),
         cache_dir=models.cache_dir,
     )
-
-
-def prefetch(models: ModelSettings, progress: Progress | None = None) -> Path:
-    return weights(models).fetch(progress)
-
-
-def is_present(models: ModelSettings) -> bool:
-    return weights(models).is_present()
 
 
 def build_mask_classifier(models: ModelSettings) -> FaceMaskClassifier:

@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
-from core.backends.standard.weights import Progress, WeightsRef, first_existing
+from core.backends.standard.weights import WeightsRef, first_existing
 from core.config import ModelSettings
 from core.errors import UserError
 
@@ -116,14 +115,6 @@ def weights(models: ModelSettings) -> WeightsRef:
         extras=("tokenizer/*.json", "tokenizer/*.txt"),
         cache_dir=models.cache_dir,
     )
-
-
-def prefetch(models: ModelSettings, progress: Progress | None = None) -> Path:
-    return weights(models).fetch(progress)
-
-
-def is_present(models: ModelSettings) -> bool:
-    return weights(models).is_present()
 
 
 def build_inpainter(models: ModelSettings) -> StableDiffusionInpainter:

@@ -9,13 +9,12 @@ grows with the output area.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from core.backends.standard.weights import Progress, WeightsRef
+from core.backends.standard.weights import WeightsRef
 from core.config import ModelSettings
 
 if TYPE_CHECKING:
@@ -68,14 +67,6 @@ def weights(models: ModelSettings) -> WeightsRef:
         ),
         cache_dir=models.cache_dir,
     )
-
-
-def prefetch(models: ModelSettings, progress: Progress | None = None) -> Path:
-    return weights(models).fetch(progress)
-
-
-def is_present(models: ModelSettings) -> bool:
-    return weights(models).is_present()
 
 
 def build_upscaler(models: ModelSettings) -> Swin2SRUpscaler:

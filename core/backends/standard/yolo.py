@@ -135,10 +135,6 @@ def prefetch(models: ModelSettings, progress: Progress | None = None) -> Path:
     return weights_file(weights(models).fetch(progress), models)
 
 
-def is_present(models: ModelSettings) -> bool:
-    return weights(models).is_present()
-
-
 def weights_file(located: Path, models: ModelSettings) -> Path:
     return located if located.is_file() else located / models.detector_file
 
