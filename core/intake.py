@@ -138,9 +138,14 @@ def intake_image(data: bytes, limits: IntakeSettings) -> CleanImage:
     if image is decoded:
         image = image.copy()  # a plain Image: no file object, no cached EXIF
     image.info.clear()
+    return CleanImage(image, encode_png(image), source_format, image.width, image.height)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """Pixels only, fast: the encoding of every image the service stores (inputs and results)."""
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_STRATEGY)
-    return CleanImage(image, buffer.getvalue(), source_format, image.width, image.height)
+    return buffer.getvalue()
 
 
 def sniff_format(data: bytes) -> str:

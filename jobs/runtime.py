@@ -35,6 +35,7 @@ from core.blobs import LocalBlobStore
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
+from core.intake import encode_png
 from core.service import QUEUE_OF_KIND, mask_key, result_key
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url
@@ -245,8 +246,8 @@ def _run_pipeline(
     image.load()
     result = ctx.pipeline(kind).run(image.convert("RGB"), progress=progress)
     # The mask first: the result's existence is what tells a later attempt that both are complete.
-    ctx.blobs.put(mkey, _png(result.edit_mask.convert("L")))
-    ctx.blobs.put(rkey, _png(result.image.convert("RGB")))
+    ctx.blobs.put(mkey, encode_png(result.edit_mask.convert("L")))
+    ctx.blobs.put(rkey, encode_png(result.image.convert("RGB")))
 
 
 def _fail(
@@ -255,9 +256,3 @@ def _fail(
     if ctx.store.mark_failed(job_id, key, params, error_id=error_id):
         log.info("job %s failed: %s", job_id, key)
         ctx.events.publish(job_id, "failed")
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
