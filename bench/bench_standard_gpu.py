@@ -85,10 +85,11 @@ def full_swin2sr() -> tuple[Any, Any]:
 
 
 def full_sd_pipeline() -> Any:
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from core.backends.tiny.clip_vocab import clip_tokenizer
+    from core.backends.tiny.models import sd15_scheduler
 
     unet = UNet2DConditionModel(
         sample_size=64,
@@ -114,20 +115,12 @@ def full_sd_pipeline() -> Any:
     text = CLIPTextModel(
         CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
     )
-    scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
     return StableDiffusionInpaintPipeline(
         vae=vae,
         text_encoder=text,
         tokenizer=clip_tokenizer(),
         unet=unet,
-        scheduler=scheduler,
+        scheduler=sd15_scheduler(),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

@@ -169,7 +169,7 @@ def tiny_sd_inpaint_pipeline() -> Any:
     """SD inpainting at 64 px: a 9-channel UNet with two small blocks, a 2-block VAE, a 2-layer CLIP text
     encoder over the real 49,408-token CLIP vocabulary, DDIM like the production checkpoint, no safety
     checker."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from core.backends.tiny.clip_vocab import VOCAB_SIZE, clip_tokenizer
@@ -211,21 +211,27 @@ def tiny_sd_inpaint_pipeline() -> Any:
                 pad_token_id=tokenizer.pad_token_id,
             )
         )
-    scheduler = DDIMScheduler(
+    return StableDiffusionInpaintPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=sd15_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def sd15_scheduler() -> Any:
+    """DDIM with Stable Diffusion 1.5's noise schedule (its ``scheduler_config.json``)."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
         clip_sample=False,
         set_alpha_to_one=False,
         steps_offset=1,
-    )
-    return StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
     )
