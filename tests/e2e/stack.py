@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 import redis
 from PIL import Image
 
+from bots.processes import stop_process
 from tests.e2e.fake_bot_api import FakeBotAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -122,13 +122,7 @@ def start_worker(env: dict[str, str], log_path: Path, *, noop: bool = False) -> 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> int:
     """SIGTERM (the clean shutdown path), then SIGKILL if it does not exit in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, grace_s=timeout_s)
     return process.returncode
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fake_bot_api import FakeBotAPI
-from tests.e2e.stack import REPO_ROOT
+from tests.e2e.stack import REPO_ROOT, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -87,9 +87,4 @@ def test_kill_9_of_serve_with_jobs_in_flight_delivers_each_job_once_after_restar
             assert len(api.sent_to(chat, "sendPhoto")) == 1, chat
             assert sum(s.text.startswith("Queued") for s in api.sent_to(chat, "sendMessage")) == 1, chat
     finally:
-        restarted.send_signal(signal.SIGTERM)
-        try:
-            restarted.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            restarted.kill()
-            restarted.wait()
+        stop(restarted, timeout_s=60)
