@@ -91,7 +91,7 @@ def serve(
 @app.command()
 def worker(
     queues: Annotated[
-        str, typer.Option("--queues", "-Q", help="Comma-separated: gpu, cpu, train.")
+        str, typer.Option("--queues", "--queue", "-Q", help="Comma-separated: gpu, cpu, train.")
     ] = "gpu,cpu",
     concurrency: Annotated[int | None, typer.Option(help="Pool processes (default: settings).")] = None,
     tier: TierOption = None,
