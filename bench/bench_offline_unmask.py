@@ -19,16 +19,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import percentile  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
 from core.pipelines.unmask import STAGES, build_unmask_pipeline  # noqa: E402
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "with_mask" / "wm_020.jpg"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def main() -> None:

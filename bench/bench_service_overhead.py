@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
 from core.store import JobStore, migrate  # noqa: E402
 from core.store.models import Job  # noqa: E402
 from tests.e2e.fake_bot_api import FakeBotAPI  # noqa: E402
@@ -40,11 +41,6 @@ STAGES = (
     "attempt started -> job done (worker)",
     "job done -> document uploaded (delivery)",
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run_job(api: FakeBotAPI, chat_id: int, photo: bytes) -> dict[str, float]:

@@ -17,7 +17,6 @@ so and exits 0.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image  # noqa: E402
 
+from bench.common import gpu_arguments  # noqa: E402
 from core.backends.base import Inpainter  # noqa: E402
 from core.backends.standard.mask_classifier import FaceMaskClassifier  # noqa: E402
 from core.backends.standard.sam import SamMaskSegmenter  # noqa: E402
@@ -159,16 +159,7 @@ def build(size: str, placement: Placement, steps: int) -> UnmaskPipeline:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--device", default="auto", help="auto, cuda, cuda:N or cpu")
-    parser.add_argument("--size", choices=["full", "small"], default="full")
-    parser.add_argument(
-        "--side", type=int, default=None, help="photo's longest side (default 1024; small: 192)"
-    )
-    parser.add_argument("--photo", type=Path, default=PHOTO)
-    args = parser.parse_args()
+    args = gpu_arguments(__doc__.splitlines()[0], PHOTO).parse_args()
 
     import torch
 

@@ -49,6 +49,9 @@ class ModelSettings(BaseModel):
     segmenter: str = "facebook/sam-vit-base"
     inpainter: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     upscaler: str = "caidas/swin2SR-classical-sr-x4-64"
+    # /suit: face parsing (hair, skin, neck, clothes) and exemplar-based inpainting.
+    face_parser: str = "jonathandinu/face-parsing"
+    exemplar_inpainter: str = "Fantasy-Studio/Paint-by-Example"
     cache_dir: Path | None = None
     # Detector classes / classifier labels that mean "wears a mask". Empty: recognised by name ("mask",
     # "with_mask", "WithMask", "face_mask" are masked; "no_mask", "without_mask", "WithoutMask" are not).

@@ -22,6 +22,8 @@ STANDARD_BACKENDS: dict[str, str] = {
     "segmenter": "core.backends.standard.sam",
     "upscaler": "core.backends.standard.superres",
     "inpainter": "core.backends.standard.sd_inpaint",
+    "portrait_parser": "core.backends.standard.face_parsing",
+    "exemplar_painter": "core.backends.standard.paint_by_example",
 }
 
 

@@ -98,3 +98,90 @@ class Inpainter(Protocol):
     def inpaint(
         self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
     ) -> Image.Image: ...
+
+
+# --- /suit ----------------------------------------------------------------------------------------------
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """What a portrait parser finds around one face, in pixel coordinates of the image it was given.
+
+    ``keep`` is what the suit pipeline must return unchanged: face, hair (long hair below the chin too, where
+    the backend can tell), ears, and the neck above the chin line. ``person`` is the whole person against the
+    background, soft-edged (0..255), used to replace the background.
+    """
+
+    keep: Image.Image  # L, 255 = keep
+    person: Image.Image  # L, 0..255 person alpha
+    # Eye centres: the one on the image's left first.
+    eyes: tuple[Point, Point]
+    nose: Point  # tip of the nose (yaw check)
+    chin: Point  # lowest point of the chin
+    crown: Point  # top of the head, hair included
+    # The jaw line from ear to ear through the chin, image left to right, (K, 2) with K >= 3.
+    jaw: np.ndarray = field(compare=False)
+    # Shoulder points (image-left first) where the backend finds them; None otherwise.
+    shoulders: tuple[Point, Point] | None = None
+
+
+@runtime_checkable
+class PortraitParser(Protocol):
+    def parse(self, image: Image.Image, face: Face) -> Portrait: ...
+
+
+@dataclass(frozen=True)
+class BodyGeometry:
+    """Where clothes go, in pixel coordinates of the image handed to a clothes painter."""
+
+    chin: Point
+    # The neck's left and right edges at the chin line (where a shirt collar closes).
+    neck: tuple[Point, Point]
+    shoulders: tuple[Point, Point]
+    # The chin line: from the left shoulder up to the neck, under the chin, down to the right shoulder.
+    # Clothes never reach above it. (K, 2), image left to right.
+    chin_line: np.ndarray = field(compare=False)
+
+    def mapped(self, scale: float, dx: float = 0.0, dy: float = 0.0) -> BodyGeometry:
+        """The same geometry after ``p -> p * scale + (dx, dy)``."""
+
+        def move(p: Point) -> Point:
+            return (p[0] * scale + dx, p[1] * scale + dy)
+
+        return BodyGeometry(
+            chin=move(self.chin),
+            neck=(move(self.neck[0]), move(self.neck[1])),
+            shoulders=(move(self.shoulders[0]), move(self.shoulders[1])),
+            chin_line=np.asarray(self.chin_line, np.float32) * scale + np.array([dx, dy], np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class SuitRequest:
+    # A style from ``core.idphoto`` (colour, tie, cut, prompt): the painter reads what it needs.
+    colour: tuple[int, int, int]
+    tie: bool
+    cut: str  # "classic" | "women"
+    background: tuple[int, int, int]
+    geometry: BodyGeometry
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 7.5
+    # A picture of the suit to follow (Paint-by-Example on the standard tier; its colour on the offline one).
+    exemplar: Image.Image | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class ClothesPainter(Protocol):
+    """Paints a suit, shirt and (optionally) tie inside ``mask`` (255 = paint). Pixels of the mask that the
+    clothes do not cover become the plain ``request.background``. Returns an image of ``image``'s size; the
+    pipeline pastes only the masked part back."""
+
+    resolution: ClassVar[int | None]
+
+    def paint(
+        self, image: Image.Image, mask: Image.Image, request: SuitRequest, progress: StepProgress
+    ) -> Image.Image: ...

@@ -7,12 +7,21 @@ Resolved lazily with importlib, so importing this module imports no torch. Each 
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from core.config import ModelSettings, Tier
 
-STEPS = ("detector", "mask_classifier", "segmenter", "upscaler", "inpainter")
+STEPS = (
+    "detector",
+    "mask_classifier",
+    "segmenter",
+    "upscaler",
+    "inpainter",
+    "portrait_parser",
+    "clothes_painter",
+)
 
 BACKENDS: dict[str, dict[Tier, str]] = {
     "detector": {
@@ -40,6 +49,17 @@ BACKENDS: dict[str, dict[Tier, str]] = {
         "standard": "core.backends.standard.sd_inpaint:build_inpainter",
         "tiny": "core.backends.tiny:build_inpainter",
     },
+    # /suit
+    "portrait_parser": {
+        "offline": "core.backends.offline.portrait:build_portrait_parser",
+        "standard": "core.backends.standard.face_parsing:build_portrait_parser",
+        "tiny": "core.backends.tiny:build_portrait_parser",
+    },
+    "clothes_painter": {
+        "offline": "core.backends.offline.suit_painter:build_clothes_painter",
+        "standard": "core.backends.standard.suit_painter:build_clothes_painter",
+        "tiny": "core.backends.tiny:build_clothes_painter",
+    },
 }
 
 
@@ -56,3 +76,17 @@ def resolve(step: str, tier: Tier) -> Callable[[ModelSettings], Any]:
 
 def build(step: str, models: ModelSettings) -> Any:
     return resolve(step, models.tier)(models)
+
+
+_shared: dict[tuple[str, str], Any] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(step: str, models: ModelSettings) -> Any:
+    """``build(step, models)`` once per process for equal settings: pipelines that need the same component
+    (the SD inpainting model serves /unmask and /suit) hold one copy of its weights, not two."""
+    key = (step, models.model_dump_json())
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = build(step, models)
+        return _shared[key]

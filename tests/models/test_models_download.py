@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.backends.standard import sd_inpaint, yolo
+from core.backends.standard import face_parsing, paint_by_example, sd_inpaint, yolo
 from core.backends.standard.weights import WeightsMissing
 from core.config import ModelSettings
 from core.models_download import STANDARD_BACKENDS, download_models, missing_models
@@ -29,6 +29,18 @@ SD_FILES = [
     "tokenizer/merges.txt",
     "scheduler/scheduler_config.json",
 ]
+# Fantasy-Studio/Paint-by-Example's main branch: fp32 pickles only.
+PBE_FILES = [
+    "model_index.json",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.bin",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.bin",
+    "image_encoder/config.json",
+    "image_encoder/pytorch_model.bin",
+    "scheduler/scheduler_config.json",
+    "feature_extractor/preprocessor_config.json",
+]
 
 
 def _touch(root: Path, names: list[str]) -> Path:
@@ -46,6 +58,8 @@ def _local_models(root: Path) -> ModelSettings:
         segmenter=str(_touch(root / "sam", TRANSFORMERS_FILES)),
         upscaler=str(_touch(root / "swin2sr", TRANSFORMERS_FILES)),
         inpainter=str(_touch(root / "sd", SD_FILES)),
+        face_parser=str(_touch(root / "parser", TRANSFORMERS_FILES)),
+        exemplar_inpainter=str(_touch(root / "pbe", PBE_FILES)),
     )
 
 
@@ -57,10 +71,12 @@ def test_missing_local_paths_are_reported_per_step(tmp_path: Path) -> None:
         segmenter=str(tmp_path / "nope" / "sam"),
         upscaler=str(tmp_path / "nope" / "swin2sr"),
         inpainter=str(tmp_path / "nope" / "sd"),
+        face_parser=str(tmp_path / "nope" / "parser"),
+        exemplar_inpainter=str(tmp_path / "nope" / "pbe"),
     )
     missing = missing_models(models)
     assert [line.split(":")[0] for line in missing] == list(STANDARD_BACKENDS)
-    assert str(tmp_path / "nope" / "sd") in missing[-1]
+    assert str(tmp_path / "nope" / "sd") in missing[list(STANDARD_BACKENDS).index("inpainter")]
     with pytest.raises(RuntimeError, match="^detector: could not fetch"):
         download_models(models)
 
@@ -105,7 +121,17 @@ def test_hub_ids_are_looked_up_in_the_cache_only(tmp_path: Path) -> None:
         "mask_classifier",
         "segmenter",
         "upscaler",
+        "portrait_parser",
+        "exemplar_painter",
     ]
+
+
+def test_suit_weights_are_found_in_the_hub_layouts(tmp_path: Path) -> None:
+    models = ModelSettings(tier="standard", cache_dir=tmp_path)
+    parser_snapshot = _hub_cache(tmp_path, models.face_parser, TRANSFORMERS_FILES)
+    pbe_snapshot = _hub_cache(tmp_path, models.exemplar_inpainter, PBE_FILES)
+    assert face_parsing.weights(models).locate() == parser_snapshot
+    assert paint_by_example.weights(models).locate() == pbe_snapshot
 
 
 def test_safety_checker_weights_are_required_only_when_enabled(tmp_path: Path) -> None:

@@ -54,7 +54,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> ModelSettings:
 
 
 def test_saved_folders_hold_every_required_file(saved: ModelSettings) -> None:
-    assert missing_models(saved) == []
+    # The /suit models are saved and checked in test_tiny_suit_backends.py.
+    suit = ("portrait_parser:", "exemplar_painter:")
+    assert [line for line in missing_models(saved) if not line.startswith(suit)] == []
 
 
 def test_detector_loads_a_local_checkpoint(

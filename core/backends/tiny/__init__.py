@@ -6,22 +6,29 @@ per process and device; later calls return the same component, as a worker's fac
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import ClassVar
 
+from core.backends.standard.face_parsing import SegformerPortraitParser
 from core.backends.standard.mask_classifier import FaceMaskClassifier
+from core.backends.standard.paint_by_example import PaintByExampleInpainter
 from core.backends.standard.sam import SamMaskSegmenter
 from core.backends.standard.sd_inpaint import StableDiffusionInpainter
+from core.backends.standard.suit_painter import DiffusionClothesPainter
 from core.backends.standard.superres import Swin2SRUpscaler
 from core.backends.standard.yolo import YoloFaceDetector
 from core.backends.tiny import models as tiny
+from core.backends.tiny import suit_models
 from core.config import ModelSettings
 
 __all__ = [
+    "TinyDiffusionClothesPainter",
     "TinyStableDiffusionInpainter",
+    "build_clothes_painter",
     "build_detector",
     "build_inpainter",
     "build_mask_classifier",
+    "build_portrait_parser",
     "build_segmenter",
     "build_upscaler",
 ]
@@ -33,6 +40,10 @@ TINY_IMAGE_SIZE = 256
 
 
 class TinyStableDiffusionInpainter(StableDiffusionInpainter):
+    resolution: ClassVar[int | None] = tiny.SD_RESOLUTION
+
+
+class TinyDiffusionClothesPainter(DiffusionClothesPainter):
     resolution: ClassVar[int | None] = tiny.SD_RESOLUTION
 
 
@@ -54,6 +65,14 @@ def build_upscaler(models: ModelSettings) -> Swin2SRUpscaler:
 
 def build_inpainter(models: ModelSettings) -> TinyStableDiffusionInpainter:
     return _inpainter(models.device)
+
+
+def build_portrait_parser(models: ModelSettings) -> SegformerPortraitParser:
+    return _portrait_parser(models.device)
+
+
+def build_clothes_painter(models: ModelSettings) -> TinyDiffusionClothesPainter:
+    return _clothes_painter(models.device)
 
 
 @cache
@@ -100,3 +119,24 @@ def _inpainter(device: str) -> TinyStableDiffusionInpainter:
     from core.backends.torch_device import resolve_placement
 
     return TinyStableDiffusionInpainter(tiny.tiny_sd_inpaint_pipeline(), resolve_placement(device))
+
+
+@cache
+def _portrait_parser(device: str) -> SegformerPortraitParser:
+    from core.backends.torch_device import resolve_placement
+
+    model, processor = suit_models.tiny_face_parser()
+    return SegformerPortraitParser(model, processor, resolve_placement(device))
+
+
+@cache
+def _clothes_painter(device: str) -> TinyDiffusionClothesPainter:
+    # Paint-by-Example is built on the first request with an exemplar, as the standard tier loads it.
+    return TinyDiffusionClothesPainter(_inpainter(device), partial(_exemplar_inpainter, device))
+
+
+@cache
+def _exemplar_inpainter(device: str) -> PaintByExampleInpainter:
+    from core.backends.torch_device import resolve_placement
+
+    return PaintByExampleInpainter(suit_models.tiny_paint_by_example_pipeline(), resolve_placement(device))

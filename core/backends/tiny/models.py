@@ -169,35 +169,15 @@ def tiny_sd_inpaint_pipeline() -> Any:
     """SD inpainting at 64 px: a 9-channel UNet with two small blocks, a 2-block VAE, a 2-layer CLIP text
     encoder over the real 49,408-token CLIP vocabulary, DDIM like the production checkpoint, no safety
     checker."""
-    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionInpaintPipeline
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from core.backends.tiny.clip_vocab import VOCAB_SIZE, clip_tokenizer
 
     tokenizer = clip_tokenizer()
     with seeded(5):
-        unet = UNet2DConditionModel(
-            sample_size=SD_RESOLUTION // 2,
-            in_channels=9,  # 4 noisy latents + 1 mask + 4 masked-image latents
-            out_channels=4,
-            layers_per_block=1,
-            block_out_channels=(32, 64),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32,
-            attention_head_dim=8,
-            norm_num_groups=8,
-        )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(16, 32),
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            norm_num_groups=8,
-            sample_size=SD_RESOLUTION,
-        )
+        unet = tiny_inpaint_unet()
+        vae = tiny_vae()
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
                 vocab_size=VOCAB_SIZE,
@@ -220,6 +200,40 @@ def tiny_sd_inpaint_pipeline() -> Any:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+
+
+def tiny_inpaint_unet(cross_attention_dim: int = 32) -> Any:
+    """A 9-channel inpainting UNet at 64 px with two small blocks (draws from the current torch RNG)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=SD_RESOLUTION // 2,
+        in_channels=9,  # 4 noisy latents + 1 mask + 4 masked-image latents
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+
+
+def tiny_vae() -> Any:
+    """A 2-block VAE with SD's 4 latent channels (draws from the current torch RNG)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(16, 32),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8,
+        sample_size=SD_RESOLUTION,
     )
 
 
