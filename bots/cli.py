@@ -50,14 +50,70 @@ def run_unmask(
     steps: Annotated[int | None, typer.Option(help="Diffusion steps.")] = None,
 ) -> None:
     """Remove the face mask from PHOTO and write the result to OUTPUT."""
-    from bots.local_run import run_unmask_locally
+    from bots.local_run import run_locally
 
+    raise typer.Exit(run_locally(_tuned(tier, seed, steps), "unmask", photo, output, mask_out=mask_out))
+
+
+@run_app.command("suit")
+def run_suit(
+    photo: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A selfie or an ID photo.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the ID photo (PNG).")],
+    style: Annotated[str, typer.Option(help="navy, charcoal or black.")] = "navy",
+    format: Annotated[
+        str, typer.Option("--format", help="passport-35x45, kr-passport-35x45, kr-resume-30x40, us-2x2in.")
+    ] = "passport-35x45",
+    background: Annotated[str, typer.Option(help="white, grey or blue.")] = "white",
+    tie: Annotated[bool, typer.Option("--tie/--no-tie")] = True,
+    women: Annotated[bool, typer.Option("--women", help="A women's cut (no tie).")] = False,
+    dpi: Annotated[int, typer.Option(help="300 or 600.")] = 300,
+    paper: Annotated[str, typer.Option(help="Print sheet paper: 4x6in or 10x15cm.")] = "4x6in",
+    example: Annotated[
+        Path | None,
+        typer.Option("--example", exists=True, dir_okay=False, help="A picture of the suit to follow."),
+    ] = None,
+    sheet_out: Annotated[
+        Path | None, typer.Option("--sheet-out", help="Print sheet (default: OUTPUT.sheet.png).")
+    ] = None,
+    mask_out: Annotated[Path | None, typer.Option("--mask-out", help="Also save the edit mask here.")] = None,
+    tier: TierOption = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for the diffusion tiers.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Diffusion steps.")] = None,
+) -> None:
+    """Make a formal ID photo of PHOTO: suit painted on, plain background, cropped to FORMAT, plus a print
+    sheet."""
+    from bots.local_run import run_locally
+    from core.errors import UserError
+    from core.idphoto.catalog import parse_suit_options
+
+    words = [style, format, background, "women" if women else ("tie" if tie else "no-tie"), str(dpi), paper]
+    try:
+        options = parse_suit_options(words)
+    except UserError as error:
+        raise typer.BadParameter(error.render("en")) from None
+    extras = {} if sheet_out is None else {"sheet": sheet_out}
+    settings = _tuned(tier, seed, steps)
+    raise typer.Exit(
+        run_locally(
+            settings,
+            "suit",
+            photo,
+            output,
+            mask_out=mask_out,
+            options=options.as_params(),
+            exemplar=example,
+            extras_out=extras,
+        )
+    )
+
+
+def _tuned(tier: Tier | None, seed: int | None, steps: int | None) -> Settings:
     settings = _settings(tier)
     if seed is not None:
         settings.models.seed = seed
     if steps is not None:
         settings.models.steps = steps
-    raise typer.Exit(run_unmask_locally(settings, photo, output, mask_out))
+    return settings
 
 
 @app.command()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
+from core.delivery import Attachment
 from core.ports import JobView
 
 
@@ -26,12 +28,18 @@ class ConsoleResultSender:
     async def show_progress(self, job: JobView, text: str) -> None:
         self.console.print(f"[dim]{job.id[:8]}[/dim] {text}")
 
-    async def send_result(self, job: JobView, result_png: bytes, caption: str) -> None:
+    async def send_result(
+        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"{job.id}.png"
         path.write_bytes(result_png)
         self.results[job.id] = path
         self.console.print(f"[green]{caption}[/green] → {path}")
+        for attachment in attachments:
+            extra = self.out_dir / f"{job.id}.{attachment.name}.png"
+            extra.write_bytes(attachment.data)
+            self.console.print(f"[green]{attachment.caption}[/green] → {extra}")
         self.finished_event(job.id).set()
 
     async def send_failure(self, job: JobView, text: str) -> None:

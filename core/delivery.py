@@ -19,12 +19,14 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.events import RESYNC
 from core.messages import t
 from core.ports import BlobStore, EventBus, JobState, JobView
+from core.service import EXTRA_RESULTS, extra_result_key
 from core.store import JobNotFound, JobStore
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,24 @@ class Undeliverable(Exception):
     """The user blocked the bot / the chat is gone: mark undeliverable, never retry."""
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A further result file sent after the main one (the /suit print sheet)."""
+
+    name: str  # "sheet"; also the file name's suffix
+    data: bytes  # PNG
+    caption: str
+
+
 class ResultSender(Protocol):
     platform: str
 
     async def show_progress(
         self, job: JobView, text: str
     ) -> None: ...  # edit the status message (best effort)
-    async def send_result(self, job: JobView, result_png: bytes, caption: str) -> None: ...
+    async def send_result(
+        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+    ) -> None: ...
     async def send_failure(self, job: JobView, text: str) -> None: ...
 
 
@@ -52,6 +65,21 @@ def progress_text(job: JobView) -> str:
     lang = job.chat.lang
     stage = t(f"stage.{job.stage}", lang) if job.stage and _known(f"stage.{job.stage}") else (job.stage or "")
     return t("job.running", lang, stage=stage, percent=int(round(job.progress * 100)))
+
+
+def result_caption(job: JobView) -> str:
+    lang = job.chat.lang
+    if job.kind == "suit":
+        options = job.params.get("options") or {}
+        name = t(f"suit.format.{options.get('format')}", lang) if options.get("format") else ""
+        return t("suit.caption", lang, format=name, dpi=options.get("dpi", 300))
+    return t("result.caption", lang)
+
+
+def attachment_caption(job: JobView, name: str) -> str:
+    options, lang = job.params.get("options") or {}, job.chat.lang
+    paper = t(f"suit.paper.{options['paper']}", lang) if "paper" in options else ""
+    return t(f"result.{name}", lang, dpi=options.get("dpi", 300), paper=paper)
 
 
 def failure_text(job: JobView) -> str:
@@ -176,9 +204,16 @@ class Deliverer:
                 log.exception("job %s: result %r unreadable (error id %s)", job.id, job.result_key, error_id)
                 await sender.send_failure(job, t("error.internal", lang, error_id=error_id))
                 return
-            await sender.send_result(job, png, t("result.caption", lang))
+            attachments = await asyncio.to_thread(self._attachments, job)
+            await sender.send_result(job, png, result_caption(job), attachments)
         else:
             await sender.send_failure(job, failure_text(job))
+
+    def _attachments(self, job: JobView) -> list[Attachment]:
+        return [
+            Attachment(name, self.blobs.get(extra_result_key(job.id, name)), attachment_caption(job, name))
+            for name in EXTRA_RESULTS.get(job.kind, ())
+        ]
 
     async def _retry_later(self, job_id: str, token: str, error: Exception) -> None:
         record = await asyncio.to_thread(self.store.delivery, job_id)

@@ -23,6 +23,11 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/unmask - send a photo of a face wearing a mask with this caption (or reply /unmask to a photo, "
             "or send /unmask and then the photo). You get back the same photo with the mask removed, as a photo "
             "and as a full-resolution file.\n"
+            "/suit - send a selfie with this caption for a formal ID photo: a suit painted on, plain background, "
+            "cropped to an ID format at 300 dpi, plus a print sheet. Options after the command, e.g. "
+            "/suit charcoal no-tie grey 3x4 (styles: navy, charcoal, black, women; backgrounds: white, grey, "
+            "blue; formats: passport, kr-passport, 3x4, 2x2). Send /suit alone to pick with buttons. To follow "
+            "a particular suit, reply to your selfie with a photo of that suit captioned /suit.\n"
             "/help - this message"
         ),
         "cmd.start": "Start",
@@ -30,7 +35,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.unmask": "Remove a face mask from a photo",
         "unmask.send_photo": "Now send the photo (as a photo or as a file) within {minutes} minutes.",
         "unmask.which_command": (
-            "What should I do with this photo? Send it with the caption /unmask, or reply /unmask to it."
+            "What should I do with this photo? Send it with the caption /unmask or /suit, or reply with the "
+            "command to it."
         ),
         "job.queued": "Queued (position {position}).",
         "job.running": "Working on it: {stage} {percent}%",
@@ -78,6 +84,74 @@ MESSAGES: dict[str, dict[str, str]] = {
             "The face is too small ({face_px} pixels across; I need at least {min_px}). "
             "Please send a closer or higher-resolution photo."
         ),
+        # --- suit ---
+        "cmd.suit": "A formal ID photo in a suit",
+        "suit.send_photo": (
+            "Now send your photo within {minutes} minutes (a selfie facing the camera, shoulders visible).\n"
+            "Your choice: {summary}. Tap the buttons to change it."
+        ),
+        "suit.summary": "{style}, {tie}, {background} background, {format}",
+        "suit.expired": "These options have expired. Send /suit again.",
+        "suit.not_yours": "These buttons belong to someone else's /suit.",
+        "suit.caption": "Your ID photo ({format}, {dpi} dpi). The file below has the full resolution.",
+        "result.sheet": (
+            "Print sheet for {paper} paper at {dpi} dpi. Print at 100% (no scaling) and cut along the marks."
+        ),
+        "suit.style.navy": "Navy",
+        "suit.style.charcoal": "Charcoal",
+        "suit.style.black": "Black",
+        "suit.tie.tie": "Tie",
+        "suit.tie.no-tie": "No tie",
+        "suit.cut.classic": "Classic cut",
+        "suit.cut.women": "Women's cut",
+        "suit.background.white": "White",
+        "suit.background.grey": "Light grey",
+        "suit.background.blue": "Light blue",
+        "suit.format.passport-35x45": "Passport/visa 35×45 mm",
+        "suit.format.kr-passport-35x45": "Korean passport 3.5×4.5 cm",
+        "suit.format.kr-resume-30x40": "Resumé 3×4 cm",
+        "suit.format.us-2x2in": "US 2×2 in",
+        "suit.paper.4x6in": "4×6 in",
+        "suit.paper.10x15cm": "10×15 cm",
+        "suit.no_face": "I could not find a face in this photo. Please send a photo where your face is clearly visible.",
+        "suit.several_faces": (
+            "I found {count} faces in this photo. An ID photo shows one person: please send a photo of you alone."
+        ),
+        "suit.face_cut": (
+            "Your face is cut off by the edge of the photo. Please send a photo with your whole head and your "
+            "shoulders in the frame."
+        ),
+        "suit.head_cut_off": (
+            "The top of your head is cut off. Please send a photo with some space above your hair."
+        ),
+        "suit.face_too_small": (
+            "The face is too small ({face_px} pixels across; I need at least {min_px}). "
+            "Please send a closer or higher-resolution photo."
+        ),
+        "suit.low_resolution": (
+            "This photo's resolution is too low for an ID photo: your head is {head_px} pixels tall and this "
+            "format needs at least {needed_px}. Please send a closer or higher-resolution photo."
+        ),
+        "suit.head_tilted": (
+            "Your head is tilted by about {degrees}°. Please send a photo with your head straight."
+        ),
+        "suit.head_turned": "Your head is turned to the side. Please send a photo looking straight at the camera.",
+        "suit.format_impossible": (
+            "I could not fit your head into this format's rules. Please try a photo taken straight on, "
+            "from a little further away."
+        ),
+        "suit.unknown_option": (
+            'I don\'t know the option "{option}". Styles: navy, charcoal, black, women, no-tie; backgrounds: '
+            "white, grey, blue; formats: passport, kr-passport, 3x4, 2x2; 600 for 600 dpi."
+        ),
+        "suit.background_not_allowed": (
+            "This format needs a white background, not {background}. Choose white, or another format."
+        ),
+        "stage.parse": "finding face and hair",
+        "stage.layout": "framing the photo",
+        "stage.background": "replacing the background",
+        "stage.paint": "tailoring the suit",
+        "stage.sheet": "laying out the print sheet",
     },
     "ko": {
         "start": (
@@ -90,13 +164,20 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/unmask - 마스크를 쓴 얼굴 사진에 이 캡션을 달아 보내 주세요 (사진에 /unmask 로 답장하거나, "
             "/unmask 를 보낸 뒤 사진을 보내도 됩니다). 마스크를 지운 같은 사진을 사진과 원본 해상도 파일로 "
             "돌려드립니다.\n"
+            "/suit - 셀카에 이 캡션을 달아 보내면 정장을 입힌 증명사진을 만들어 드립니다: 단색 배경, 규격에 맞춘 "
+            "300dpi 사진과 인화용 시트. 명령 뒤에 옵션을 적을 수 있습니다. 예: /suit charcoal no-tie grey 3x4 "
+            "(스타일: navy, charcoal, black, women / 배경: white, grey, blue / 규격: passport, kr-passport, "
+            "3x4, 2x2). /suit 만 보내면 버튼으로 고를 수 있습니다. 원하는 정장이 있으면 그 정장 사진에 /suit "
+            "캡션을 달아 셀카에 답장으로 보내 주세요.\n"
             "/help - 이 안내"
         ),
         "cmd.start": "시작하기",
         "cmd.help": "이 봇이 할 수 있는 일",
         "cmd.unmask": "사진에서 마스크 지우기",
         "unmask.send_photo": "이제 {minutes}분 안에 사진(사진 또는 파일)을 보내 주세요.",
-        "unmask.which_command": "이 사진으로 무엇을 할까요? /unmask 캡션을 달아 보내거나, 사진에 /unmask 로 답장해 주세요.",
+        "unmask.which_command": (
+            "이 사진으로 무엇을 할까요? /unmask 또는 /suit 캡션을 달아 보내거나, 사진에 명령으로 답장해 주세요."
+        ),
         "job.queued": "대기열에 추가되었습니다 ({position}번째).",
         "job.running": "작업 중: {stage} {percent}%",
         "job.done": "완료되었습니다.",
@@ -136,6 +217,58 @@ MESSAGES: dict[str, dict[str, str]] = {
             "얼굴이 너무 작습니다 (가로 {face_px} 픽셀, 최소 {min_px} 픽셀 필요). "
             "더 가까이에서 찍었거나 해상도가 높은 사진을 보내 주세요."
         ),
+        # --- suit ---
+        "cmd.suit": "정장 증명사진 만들기",
+        "suit.send_photo": (
+            "이제 {minutes}분 안에 사진을 보내 주세요 (정면을 보고 어깨가 보이는 셀카).\n"
+            "현재 선택: {summary}. 버튼을 눌러 바꿀 수 있습니다."
+        ),
+        "suit.summary": "{style}, {tie}, {background} 배경, {format}",
+        "suit.expired": "선택 시간이 지났습니다. /suit 를 다시 보내 주세요.",
+        "suit.not_yours": "다른 사람의 /suit 버튼입니다.",
+        "suit.caption": "증명사진입니다 ({format}, {dpi}dpi). 아래 파일은 원본 해상도입니다.",
+        "result.sheet": "{paper} 인화지용 시트입니다 ({dpi}dpi). 100% 크기(확대·축소 없이)로 인화한 뒤 표시선을 따라 자르세요.",
+        "suit.style.navy": "네이비",
+        "suit.style.charcoal": "차콜",
+        "suit.style.black": "검정",
+        "suit.tie.tie": "넥타이",
+        "suit.tie.no-tie": "노타이",
+        "suit.cut.classic": "기본형",
+        "suit.cut.women": "여성용",
+        "suit.background.white": "흰색",
+        "suit.background.grey": "밝은 회색",
+        "suit.background.blue": "하늘색",
+        "suit.format.passport-35x45": "여권/비자 35×45mm",
+        "suit.format.kr-passport-35x45": "한국 여권 3.5×4.5cm",
+        "suit.format.kr-resume-30x40": "이력서 3×4cm",
+        "suit.format.us-2x2in": "미국 2×2인치",
+        "suit.paper.4x6in": "4×6인치",
+        "suit.paper.10x15cm": "10×15cm",
+        "suit.no_face": "사진에서 얼굴을 찾지 못했습니다. 얼굴이 잘 보이는 사진을 보내 주세요.",
+        "suit.several_faces": "사진에서 얼굴 {count}개를 찾았습니다. 증명사진은 한 사람만 나와야 합니다. 혼자 찍은 사진을 보내 주세요.",
+        "suit.face_cut": "얼굴이 사진 가장자리에서 잘렸습니다. 머리 전체와 어깨가 나오는 사진을 보내 주세요.",
+        "suit.head_cut_off": "머리 윗부분이 잘렸습니다. 머리 위에 여백이 있는 사진을 보내 주세요.",
+        "suit.face_too_small": (
+            "얼굴이 너무 작습니다 (가로 {face_px} 픽셀, 최소 {min_px} 픽셀 필요). "
+            "더 가까이에서 찍었거나 해상도가 높은 사진을 보내 주세요."
+        ),
+        "suit.low_resolution": (
+            "증명사진을 만들기에는 해상도가 낮습니다: 머리 높이가 {head_px} 픽셀인데 이 규격에는 최소 {needed_px} "
+            "픽셀이 필요합니다. 더 가까이에서 찍었거나 해상도가 높은 사진을 보내 주세요."
+        ),
+        "suit.head_tilted": "머리가 약 {degrees}° 기울어져 있습니다. 머리를 똑바로 세운 사진을 보내 주세요.",
+        "suit.head_turned": "얼굴이 옆으로 돌아가 있습니다. 카메라를 정면으로 본 사진을 보내 주세요.",
+        "suit.format_impossible": "이 규격에 맞게 머리를 배치하지 못했습니다. 조금 떨어져서 정면으로 찍은 사진으로 시도해 주세요.",
+        "suit.unknown_option": (
+            '"{option}" 옵션을 알 수 없습니다. 스타일: navy, charcoal, black, women, no-tie / 배경: white, '
+            "grey, blue / 규격: passport, kr-passport, 3x4, 2x2 / 600dpi는 600."
+        ),
+        "suit.background_not_allowed": "이 규격은 흰색 배경만 가능합니다 ({background} 불가). 흰색이나 다른 규격을 골라 주세요.",
+        "stage.parse": "얼굴과 머리카락 찾는 중",
+        "stage.layout": "사진 구도 잡는 중",
+        "stage.background": "배경 바꾸는 중",
+        "stage.paint": "정장 입히는 중",
+        "stage.sheet": "인화용 시트 만드는 중",
     },
 }
 

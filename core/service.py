@@ -11,19 +11,23 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from core.blobs import LocalBlobStore
 from core.config import Settings
 from core.errors import UserError
+from core.idphoto.catalog import SuitOptions
 from core.intake import intake_image
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
-from core.store import JobStore, NewJob, migrate
+from core.store import JobStore, NewJob, Pending, migrate
 
 log = logging.getLogger(__name__)
 
 # Which Celery queue serves each kind of job (the task is "atelier.<kind>"). Workers size their time limits
 # from the same table.
-QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu"}
+QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu", "suit": "gpu"}
+# Results besides the main image, by kind: stored under ``extra_result_key`` and delivered as documents.
+EXTRA_RESULTS: dict[str, tuple[str, ...]] = {"suit": ("sheet",)}
 
 
 def input_key(job_id: str) -> str:
@@ -36,6 +40,14 @@ def result_key(job_id: str) -> str:
 
 def mask_key(job_id: str) -> str:
     return f"results/{job_id}.mask.png"
+
+
+def extra_input_key(job_id: str, name: str) -> str:
+    return f"inputs/{job_id}.{name}.png"
+
+
+def extra_result_key(job_id: str, name: str) -> str:
+    return f"results/{job_id}.{name}.png"
 
 
 @dataclass(frozen=True)
@@ -64,27 +76,62 @@ class Studio:
     ) -> Submitted:
         """Raises ``UserError`` for a photo we refuse (intake) and ``UserError("error.busy")`` when the queue
         cannot take the job now."""
+        return self._submit("unmask", chat, image_bytes, {}, {}, update_key, reply_to_message_id)
+
+    def submit_suit(
+        self,
+        chat: ChatRef,
+        image_bytes: bytes,
+        options: SuitOptions,
+        *,
+        exemplar_bytes: bytes | None = None,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """A /suit job with the user's options and, optionally, a picture of the suit to follow. Both images
+        go through intake; errors as for ``submit_unmask``."""
+        extras = {} if exemplar_bytes is None else {"exemplar": exemplar_bytes}
+        return self._submit(
+            "suit", chat, image_bytes, options.checked().as_params(), extras, update_key, reply_to_message_id
+        )
+
+    def _submit(
+        self,
+        kind: str,
+        chat: ChatRef,
+        image_bytes: bytes,
+        options: dict[str, Any],
+        extra_images: dict[str, bytes],
+        update_key: str | None,
+        reply_to_message_id: str | None,
+    ) -> Submitted:
         if update_key is not None:
             seen = self.store.job_by_update_key(update_key)
             if seen is not None:
                 return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
         clean = intake_image(image_bytes, self.settings.intake)
+        extras = {name: intake_image(data, self.settings.intake) for name, data in extra_images.items()}
         job_id = uuid.uuid4().hex
+        keys = {name: extra_input_key(job_id, name) for name in extras}
         self.blobs.put(input_key(job_id), clean.data)
+        for name, image in extras.items():
+            self.blobs.put(keys[name], image.data)
         self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
+        params = {"source_format": clean.source_format, "width": clean.width, "height": clean.height}
         job = NewJob(
             id=job_id,
-            kind="unmask",
-            queue=QUEUE_OF_KIND["unmask"],
+            kind=kind,
+            queue=QUEUE_OF_KIND[kind],
             chat=chat,
             input_key=input_key(job_id),
-            params={"source_format": clean.source_format, "width": clean.width, "height": clean.height},
+            params=params | {"options": options, "inputs": keys},
             update_key=update_key,
             reply_to_message_id=reply_to_message_id,
         )
         if not self.store.create_job(job):
             # The same update raced in twice; the other copy made the job.
-            self.blobs.delete(input_key(job_id))
+            for key in (input_key(job_id), *keys.values()):
+                self.blobs.delete(key)
             seen = self.store.job_by_update_key(update_key or "")
             assert seen is not None
             return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
@@ -102,14 +149,20 @@ class Studio:
         """The "Queued (position N)" message the Deliverer edits with progress."""
         self.store.set_status_message(job_id, message_id)
 
-    def expect_photo(self, chat: ChatRef, command: str) -> None:
-        """Remember "/unmask now, the photo in a later message" for the TTL in the settings."""
+    def expect_photo(self, chat: ChatRef, command: str, options: dict[str, Any] | None = None) -> None:
+        """Remember "/unmask now, the photo in a later message" (with the command's options) for the TTL in
+        the settings."""
         ttl = self.settings.telegram.pending_command_ttl_s
-        self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl)
+        self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl, options)
 
-    def take_expected(self, chat: ChatRef) -> str | None:
+    def take_expected(self, chat: ChatRef) -> Pending | None:
         """The pending command for this chat member, if any and not expired; clears it."""
         return self.store.take_command(chat.platform, chat.chat_id, chat.user_id)
+
+    def change_expected(self, chat: ChatRef, command: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change the options of this member's pending ``command`` (buttons under "now send the photo");
+        ``None`` when it is no longer pending."""
+        return self.store.update_pending_params(chat.platform, chat.chat_id, chat.user_id, command, changes)
 
     def job(self, job_id: str) -> JobView:
         """Raises ``core.store.JobNotFound`` for an unknown id."""

@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 import psutil
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,8 +34,11 @@ from core.blobs import LocalBlobStore
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
+from core.idphoto.sheet import encode_png_at
 from core.intake import encode_png
-from core.service import QUEUE_OF_KIND, mask_key, result_key
+from core.pipelines.jobio import JobInputs, JobRunner
+from core.ports import JobView
+from core.service import QUEUE_OF_KIND, extra_result_key, mask_key, result_key
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url
 from jobs.celery_app import hard_time_limit
@@ -49,27 +51,24 @@ LEASE_MARGIN_S = 60.0
 PROGRESS_INTERVAL_S = 0.5
 
 
-class PipelineOutput(Protocol):
-    image: Image.Image  # RGB, same size as the input
-    edit_mask: Image.Image  # L, 255 where pixels may differ
-
-
-class Runner(Protocol):
-    def run(self, image: Image.Image, *, progress: ProgressCallback | None = None) -> PipelineOutput: ...
-
-
-def _build_unmask(settings: Settings) -> Runner:
+def _build_unmask(settings: Settings) -> JobRunner:
     from core.pipelines.unmask import build_unmask_pipeline  # torch and friends load here, in the worker
 
     return build_unmask_pipeline(settings.models)
 
 
-_factories: dict[str, Callable[[Settings], Runner]] = {"unmask": _build_unmask}
+def _build_suit(settings: Settings) -> JobRunner:
+    from core.pipelines.suit import build_suit_pipeline
+
+    return build_suit_pipeline(settings.models)
+
+
+_factories: dict[str, Callable[[Settings], JobRunner]] = {"unmask": _build_unmask, "suit": _build_suit}
 _settings: Settings | None = None
 _queues: tuple[str, ...] = ()
 
 
-def register_pipeline(kind: str, factory: Callable[[Settings], Runner]) -> None:
+def register_pipeline(kind: str, factory: Callable[[Settings], JobRunner]) -> None:
     """Use ``factory(settings)`` to build the pipeline for jobs of ``kind`` in this worker."""
     _factories[kind] = factory
 
@@ -100,10 +99,10 @@ class WorkerContext:
         self.store = JobStore(settings.resolved_database_url)
         self.blobs = LocalBlobStore(settings.blob_dir)
         self.events = RedisEventBus(redis_url(settings))
-        self._pipelines: dict[str, Runner] = {}
+        self._pipelines: dict[str, JobRunner] = {}
         self._locks = {kind: threading.Lock() for kind in _factories}
 
-    def pipeline(self, kind: str) -> Runner:
+    def pipeline(self, kind: str) -> JobRunner:
         with self._locks.setdefault(kind, threading.Lock()):
             if kind not in self._pipelines:
                 started = time.perf_counter()
@@ -210,7 +209,7 @@ def execute(job_id: str) -> Outcome:
     rkey, mkey = result_key(job_id), mask_key(job_id)
     if not ctx.blobs.exists(rkey):  # else an earlier attempt wrote it and died before marking the job done
         try:
-            _run_pipeline(ctx, job.kind, job.input_key, rkey, mkey, ProgressReporter(ctx, job_id, lease_s))
+            _run_pipeline(ctx, job, rkey, mkey, ProgressReporter(ctx, job_id, lease_s))
         except JobAborted:
             log.info("job %s attempt %d stopped: cancelled or taken over", job_id, job.attempts)
             return Outcome(AttemptAction.SKIP)
@@ -239,15 +238,28 @@ def fail_timed_out(job_id: str) -> None:
         ctx.events.publish(job_id, "failed")
 
 
-def _run_pipeline(
-    ctx: WorkerContext, kind: str, input_key: str, rkey: str, mkey: str, progress: ProgressReporter
-) -> None:
-    image = Image.open(io.BytesIO(ctx.blobs.get(input_key)))
-    image.load()
-    result = ctx.pipeline(kind).run(image.convert("RGB"), progress=progress)
-    # The mask first: the result's existence is what tells a later attempt that both are complete.
+def _run_pipeline(ctx: WorkerContext, job: JobView, rkey: str, mkey: str, progress: ProgressReporter) -> None:
+    inputs = JobInputs(
+        image=_load_rgb(ctx, job.input_key),
+        options=dict(job.params.get("options") or {}),
+        extras={name: _load_rgb(ctx, key) for name, key in (job.params.get("inputs") or {}).items()},
+    )
+    result = ctx.pipeline(job.kind).run_job(inputs, progress)
+
+    def encode(image: Image.Image) -> bytes:
+        return encode_png(image) if result.dpi is None else encode_png_at(image, result.dpi)
+
+    # Extras and mask first: the result's existence is what tells a later attempt that all are complete.
+    for name, extra in result.extras.items():
+        ctx.blobs.put(extra_result_key(job.id, name), encode(extra.convert("RGB")))
     ctx.blobs.put(mkey, encode_png(result.edit_mask.convert("L")))
-    ctx.blobs.put(rkey, encode_png(result.image.convert("RGB")))
+    ctx.blobs.put(rkey, encode(result.image.convert("RGB")))
+
+
+def _load_rgb(ctx: WorkerContext, key: str) -> Image.Image:
+    image = Image.open(io.BytesIO(ctx.blobs.get(key)))
+    image.load()
+    return image.convert("RGB")
 
 
 def _fail(

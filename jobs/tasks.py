@@ -45,21 +45,17 @@ def _run(task: Task, job_id: str) -> None:
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    """Register every job task on ``app`` with the time limits of its queue."""
-    limits = {
-        kind: (
-            hard_time_limit(settings.worker, queue),
-            soft_time_limit(hard_time_limit(settings.worker, queue)),
-        )
-        for kind, queue in QUEUE_OF_KIND.items()
-    }
+    """Register one task per job kind ("atelier.<kind>") with the time limits of its queue."""
+    for kind, queue in QUEUE_OF_KIND.items():
+        hard = hard_time_limit(settings.worker, queue)
 
-    @app.task(
-        name=task_name("unmask"),
-        bind=True,
-        base=JobTask,
-        time_limit=limits["unmask"][0],
-        soft_time_limit=limits["unmask"][1],
-    )
-    def unmask(self: Task, job_id: str) -> None:
-        _run(self, job_id)
+        def run_job(self: Task, job_id: str) -> None:
+            _run(self, job_id)
+
+        app.task(
+            name=task_name(kind),
+            bind=True,
+            base=JobTask,
+            time_limit=hard,
+            soft_time_limit=soft_time_limit(hard),
+        )(run_job)

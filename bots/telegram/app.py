@@ -13,7 +13,14 @@ import logging
 import signal
 
 from telegram import BotCommand, BotCommandScopeDefault, Message, MessageEntity, Update
-from telegram.ext import Application, ApplicationBuilder, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bots.telegram.files import FileDownloader, install_token_redaction
 from bots.telegram.handlers import TelegramHandlers
@@ -25,7 +32,7 @@ from core.service import Studio
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "unmask")
+COMMANDS = ("start", "help", "unmask", "suit")
 # Updates processed at once (different chats; one chat's updates stay in order).
 MAX_CONCURRENT_UPDATES = 64
 
@@ -73,6 +80,9 @@ def build_application(settings: Settings, studio: Studio) -> Application:
     application.add_handler(CommandHandler("help", h.help, filters=new))
     application.add_handler(CommandHandler("unmask", h.unmask_command, filters=new))
     application.add_handler(MessageHandler(images & _CaptionCommand("unmask"), h.unmask_media))
+    application.add_handler(CommandHandler("suit", h.suit_command, filters=new))
+    application.add_handler(MessageHandler(images & _CaptionCommand("suit"), h.suit_media))
+    application.add_handler(CallbackQueryHandler(h.suit_button, pattern=r"^suit:"))
     application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
     application.add_error_handler(h.on_error)
     return application
@@ -115,7 +125,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
         await application.updater.start_polling(
             timeout=int(settings.telegram.poll_timeout_s),
             drop_pending_updates=False,
-            allowed_updates=[Update.MESSAGE],
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
         )
         delivery = asyncio.create_task(deliverer.run(), name="deliverer")
         stopped = asyncio.create_task(stop.wait(), name="stop")

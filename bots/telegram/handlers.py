@@ -9,17 +9,22 @@ language, anything else a logged traceback and an apology with an error id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import uuid
 from pathlib import PurePosixPath
 
 from telegram import Document, Message, PhotoSize, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bots.telegram.files import FileDownloader
+from bots.telegram.suit_menu import SuitButton, suit_keyboard
 from core.config import Settings
 from core.errors import UserError
+from core.idphoto.catalog import SuitOptions, parse_suit_options
 from core.intake import check_declared_size
 from core.messages import normalize_language, t
 from core.ports import ChatRef
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 UNMASK = "/unmask"
+SUIT = "/suit"
 # Documents that are obviously not photos are refused before download; the rest is sniffed by intake.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp"}
 UNKNOWN_MIME_TYPES = {"", "application/octet-stream"}
@@ -62,12 +68,59 @@ class TelegramHandlers:
         """A photo or file with the caption ``/unmask``."""
         await self._submit(update, context, _message(update))
 
+    async def suit_command(self, update: Update, context: Context) -> None:
+        """``/suit [options]`` as text: a reply to a photo processes it; otherwise show the option buttons
+        and wait for the photo."""
+        options = parse_suit_options(context.args or [])
+        target = _message(update).reply_to_message
+        if target is not None and image_of(target) is not None:
+            await self._submit(update, context, target, SUIT, options)
+            return
+        chat, lang = self._chat(update), self._lang(update)
+        await asyncio.to_thread(self.studio.expect_photo, chat, SUIT, options.as_params())
+        await _message(update).reply_text(
+            self._suit_prompt(options, lang), reply_markup=suit_keyboard(options, chat.user_id, lang)
+        )
+
+    async def suit_media(self, update: Update, context: Context) -> None:
+        """A photo or file with the caption ``/suit [options]``. Sent as a reply to another photo, that photo
+        is the portrait and this one the suit to follow."""
+        message = _message(update)
+        options = parse_suit_options((message.caption or "").split()[1:])
+        target = message.reply_to_message
+        if target is not None and image_of(target) is not None:
+            await self._submit(update, context, target, SUIT, options, exemplar=message)
+        else:
+            await self._submit(update, context, message, SUIT, options)
+
+    async def suit_button(self, update: Update, context: Context) -> None:
+        """One of the /suit option buttons: change the pending choice and redraw the buttons."""
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        button, chat, lang = SuitButton.parse(query.data), self._chat(update), self._lang(update)
+        if button is None or button.owner_id != chat.user_id:
+            await query.answer(t("suit.not_yours", lang), show_alert=False)
+            return
+        params = await asyncio.to_thread(self.studio.change_expected, chat, SUIT, button.change())
+        if params is None:
+            await query.answer(t("suit.expired", lang))
+            return
+        options = SuitOptions.from_params(params)
+        await query.answer()
+        with contextlib.suppress(BadRequest):  # "message is not modified": the same button twice
+            await query.edit_message_text(
+                self._suit_prompt(options, lang), reply_markup=suit_keyboard(options, chat.user_id, lang)
+            )
+
     async def media(self, update: Update, context: Context) -> None:
-        """A photo or file without a command: the one a pending ``/unmask`` is waiting for, or (in a private
-        chat) a question."""
+        """A photo or file without a command: the one a pending ``/unmask`` or ``/suit`` is waiting for, or
+        (in a private chat) a question."""
         pending = await asyncio.to_thread(self.studio.take_expected, self._chat(update))
-        if pending == UNMASK:
+        if pending is not None and pending.command == UNMASK:
             await self._submit(update, context, _message(update))
+        elif pending is not None and pending.command == SUIT:
+            options = SuitOptions.from_params(pending.params)
+            await self._submit(update, context, _message(update), SUIT, options)
         elif update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:  # groups share photos
             await _message(update).reply_text(t("unmask.which_command", self._lang(update)))
 
@@ -84,25 +137,53 @@ class TelegramHandlers:
         if message is not None:
             await message.reply_text(t("error.internal", lang, error_id=error_id))
 
-    async def _submit(self, update: Update, context: Context, source: Message) -> None:
-        """Check, download, queue the photo in ``source``, and answer with the queue position."""
-        media = image_of(source)
-        if media is None:
-            raise UserError("intake.not_image")
-        check_declared_size(media.file_size, self.max_bytes)
-        data = await self.downloader.download(context.bot, media.file_id, self.max_bytes, media.file_size)
-        submitted = await asyncio.to_thread(
-            self.studio.submit_unmask,
-            self._chat(update),
-            data,
-            update_key=f"tg:{update.update_id}",
-            reply_to_message_id=str(source.message_id),
-        )
+    async def _submit(
+        self,
+        update: Update,
+        context: Context,
+        source: Message,
+        command: str = UNMASK,
+        options: SuitOptions | None = None,
+        *,
+        exemplar: Message | None = None,
+    ) -> None:
+        """Check, download, queue the photo in ``source`` (and the example suit in ``exemplar``), and
+        answer with the queue position."""
+        data = await self._download(context, source)
+        chat, key, reply_to = self._chat(update), f"tg:{update.update_id}", str(source.message_id)
+        if command == SUIT:
+            example = None if exemplar is None else await self._download(context, exemplar)
+            submitted = await asyncio.to_thread(
+                functools.partial(
+                    self.studio.submit_suit,
+                    chat,
+                    data,
+                    options or SuitOptions.defaults(),
+                    exemplar_bytes=example,
+                    update_key=key,
+                    reply_to_message_id=reply_to,
+                )
+            )
+        else:
+            submitted = await asyncio.to_thread(
+                self.studio.submit_unmask, chat, data, update_key=key, reply_to_message_id=reply_to
+            )
         if submitted.duplicate:  # Telegram delivered this update before: the first copy answered
             return
         text = t("job.queued", self._lang(update), position=submitted.position)
         status = await _message(update).reply_text(text)
         await asyncio.to_thread(self.studio.set_status_message, submitted.job_id, str(status.message_id))
+
+    async def _download(self, context: Context, source: Message) -> bytes:
+        media = image_of(source)
+        if media is None:
+            raise UserError("intake.not_image")
+        check_declared_size(media.file_size, self.max_bytes)
+        return await self.downloader.download(context.bot, media.file_id, self.max_bytes, media.file_size)
+
+    def _suit_prompt(self, options: SuitOptions, lang: str) -> str:
+        minutes = max(1, self.settings.telegram.pending_command_ttl_s // 60)
+        return t("suit.send_photo", lang, minutes=minutes, summary=options.summary(lang))
 
     def _chat(self, update: Update) -> ChatRef:
         user, chat = update.effective_user, update.effective_chat

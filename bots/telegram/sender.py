@@ -11,7 +11,7 @@ import datetime as dtm
 import io
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from PIL import Image
@@ -21,7 +21,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bots.telegram.ratelimit import ChatRateLimiter
 from core.config import TelegramSettings
-from core.delivery import ResultSender, Undeliverable
+from core.delivery import Attachment, ResultSender, Undeliverable
 from core.ports import JobView
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ class TelegramResultSender(ResultSender):
         except Forbidden as error:
             raise Undeliverable(error.message) from error
 
-    async def send_result(self, job: JobView, result_png: bytes, caption: str) -> None:
+    async def send_result(
+        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         chat_id, reply = job.chat.chat_id, _reply_to(job)
         photo = await asyncio.to_thread(photo_for_telegram, result_png, self._settings.max_photo_upload_bytes)
         if photo is not None:
@@ -97,6 +99,17 @@ class TelegramResultSender(ResultSender):
                 disable_content_type_detection=True,
             ),
         )
+        for attachment in attachments:
+            await self._send(
+                chat_id,
+                lambda item=attachment: self._bot.send_document(  # type: ignore[misc]
+                    chat_id,
+                    InputFile(item.data, filename=f"atelier-{job.id}-{item.name}.png"),
+                    caption=item.caption,
+                    reply_parameters=reply,
+                    disable_content_type_detection=True,
+                ),
+            )
 
     async def send_failure(self, job: JobView, text: str) -> None:
         chat_id = job.chat.chat_id

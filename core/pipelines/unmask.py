@@ -27,6 +27,7 @@ from core.backends.base import (
 )
 from core.config import ModelSettings
 from core.errors import UserError
+from core.pipelines.jobio import JobInputs, JobOutputs
 from core.pipelines.progress import ProgressCallback, StageTracker
 
 # Each stage's share of the progress bar, in run order. Inpainting dominates on every tier.
@@ -212,6 +213,10 @@ class UnmaskPipeline:
             timings=tracker.timings,
         )
 
+    def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
+        result = self.run(inputs.image, progress=progress)
+        return JobOutputs(result.image, result.edit_mask, timings=result.timings)
+
     def _inpaint(
         self, item: _FaceWork, request: InpaintRequest, steps: Callable[[float], None]
     ) -> Image.Image:
@@ -240,10 +245,10 @@ def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
     from core.backends import registry
 
     return UnmaskPipeline(
-        detector=registry.build("detector", models),
+        detector=registry.shared("detector", models),
         mask_classifier=registry.build("mask_classifier", models),
         segmenter=registry.build("segmenter", models),
         upscaler=registry.build("upscaler", models),
-        inpainter=registry.build("inpainter", models),
+        inpainter=registry.shared("inpainter", models),
         params=UnmaskParams.from_models(models),
     )

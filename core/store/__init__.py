@@ -3,7 +3,7 @@
 from core.store.jobstore import Attempt, AttemptAction, JobStore, NewJob
 from core.store.migrate import migrate
 from core.store.queries import JobNotFound, StaleJob
-from core.store.records import DeliveryView
+from core.store.records import DeliveryView, Pending
 
 __all__ = [
     "Attempt",
@@ -12,6 +12,7 @@ __all__ = [
     "JobNotFound",
     "JobStore",
     "NewJob",
+    "Pending",
     "StaleJob",
     "migrate",
 ]

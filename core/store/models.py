@@ -145,6 +145,8 @@ class PendingCommand(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(64))
     command: Mapped[str] = mapped_column(String(32))
+    # The command's options chosen so far (e.g. /suit's style and format), JSON.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

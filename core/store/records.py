@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -167,18 +167,33 @@ class DeliveryRecords:
         return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class Pending:
+    command: str
+    params: dict[str, Any]
+
+
 class PendingCommands:
     """A command waiting for its photo ("/unmask" now, the photo in the next message)."""
 
     _engine: Engine
 
-    def expect_command(self, platform: str, chat_id: str, user_id: str, command: str, ttl_s: float) -> None:
+    def expect_command(
+        self,
+        platform: str,
+        chat_id: str,
+        user_id: str,
+        command: str,
+        ttl_s: float,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         key = (_pending.c.platform == platform, _pending.c.chat_id == chat_id, _pending.c.user_id == user_id)
         row = {
             "platform": platform,
             "chat_id": chat_id,
             "user_id": user_id,
             "command": command,
+            "params": params or {},
             "expires_at": utcnow() + timedelta(seconds=ttl_s),
             "created_at": utcnow(),
         }
@@ -192,7 +207,7 @@ class PendingCommands:
                 continue
         raise RuntimeError("could not record the pending command")
 
-    def take_command(self, platform: str, chat_id: str, user_id: str) -> str | None:
+    def take_command(self, platform: str, chat_id: str, user_id: str) -> Pending | None:
         """The pending command if one is there and not expired; it is removed either way."""
         with self._engine.begin() as conn:
             row = conn.execute(
@@ -202,11 +217,31 @@ class PendingCommands:
                     _pending.c.chat_id == chat_id,
                     _pending.c.user_id == user_id,
                 )
-                .returning(_pending.c.command, _pending.c.expires_at)
+                .returning(_pending.c.command, _pending.c.params, _pending.c.expires_at)
             ).first()
         if row is None or row.expires_at <= utcnow():
             return None
-        return str(row.command)
+        return Pending(str(row.command), dict(row.params or {}))
+
+    def update_pending_params(
+        self, platform: str, chat_id: str, user_id: str, command: str, changes: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge ``changes`` into the options of this member's pending ``command``; the new options, or
+        ``None`` when there is no such pending command (expired, taken, or someone else's)."""
+        where = (
+            _pending.c.platform == platform,
+            _pending.c.chat_id == chat_id,
+            _pending.c.user_id == user_id,
+            _pending.c.command == command,
+            _pending.c.expires_at > utcnow(),
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(_pending.c.id, _pending.c.params).where(*where)).first()
+            if row is None:
+                return None
+            params = dict(row.params or {}) | changes
+            conn.execute(update(_pending).where(_pending.c.id == row.id).values(params=params))
+        return params
 
 
 class UserRecords:

@@ -9,6 +9,7 @@ sent, and switch on failures (a 429 with ``retry_after`` once, a chat that block
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class FakeBotAPI:
         self.calls: list[tuple[str, float]] = []
         self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
+        self.answered: list[dict[str, Any]] = []  # answerCallbackQuery calls
         self.bot_messages: dict[int, dict[str, Any]] = {}
         self.confirmed_offset = 0
         self._files: dict[str, tuple[str, bytes | None, int]] = {}  # file_id -> (path, bytes, declared size)
@@ -166,6 +168,19 @@ class FakeBotAPI:
         if mime_type is not None:
             document["mime_type"] = mime_type
         return self.user_message(chat_id, lang=lang, document=document, **_caption(caption))
+
+    def button_press(self, message: dict[str, Any], data: str, *, user_id: int | None = None) -> dict:
+        """An update for a tap on the inline button with ``data`` under the bot's ``message``, by the chat's
+        own user unless ``user_id`` says otherwise."""
+        chat_id = int(message["chat"]["id"])
+        presser = shapes.user(user_id or chat_id, "Mina")
+        query = {"id": str(next(self._update_ids)), "from": presser, "chat_instance": "1", "data": data}
+        return {"update_id": next(self._update_ids), "callback_query": query | {"message": message}}
+
+    def answer_callback(self, params: dict[str, Any]) -> bool:
+        with self.cond:
+            self.answered.append(params)
+        return True
 
     def update_of(self, message: dict[str, Any]) -> dict[str, Any]:
         """A new update (fresh ``update_id``) carrying ``message``."""
@@ -330,8 +345,17 @@ def _caption(caption: str | None) -> dict[str, Any]:
     return {"caption": caption, **shapes.command_entities("caption_entities", caption)}
 
 
+def _markup(params: dict[str, Any]) -> dict[str, Any]:
+    """The inline keyboard of a send or edit (form fields arrive JSON-encoded)."""
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return {"reply_markup": markup} if markup else {}
+
+
 def _send_message(api: FakeBotAPI, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
-    return api.record("sendMessage", params, files, api.new_bot_message(params, text=params["text"]))
+    fields = {"text": params["text"]} | _markup(params)
+    return api.record("sendMessage", params, files, api.new_bot_message(params, **fields))
 
 
 def _edit_message_text(api: FakeBotAPI, params: dict[str, Any], files: dict[str, Upload]) -> dict[str, Any]:
@@ -339,13 +363,15 @@ def _edit_message_text(api: FakeBotAPI, params: dict[str, Any], files: dict[str,
         current = api.bot_messages.get(int(params["message_id"]))
     if current is None or current["chat"]["id"] != int(params["chat_id"]):
         raise ApiError(400, "Bad Request: message to edit not found")
-    if current.get("text") == params["text"]:
+    if current.get("text") == params["text"] and current.get("reply_markup") == _markup(params).get(
+        "reply_markup"
+    ):
         raise ApiError(
             400,
             "Bad Request: message is not modified: specified new message content and reply "
             "markup are exactly the same as a current content and reply markup of the message",
         )
-    edited = {**current, "text": params["text"], "edit_date": int(time.time())}
+    edited = {**current, "text": params["text"], "edit_date": int(time.time())} | _markup(params)
     return api.record("editMessageText", params, files, edited)
 
 
@@ -370,7 +396,7 @@ _METHODS: dict[str, Callable[[FakeBotAPI, dict[str, Any], dict[str, Upload]], An
     "getMe": lambda api, params, files: api.bot_user,
     "deleteWebhook": lambda api, params, files: True,
     "setMyCommands": lambda api, params, files: api.set_commands(params),
-    "answerCallbackQuery": lambda api, params, files: True,
+    "answerCallbackQuery": lambda api, params, files: api.answer_callback(params),
     "sendChatAction": lambda api, params, files: True,
     "getFile": lambda api, params, files: api.file_info(params["file_id"]),
     "sendMessage": _send_message,

@@ -11,13 +11,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 from PIL import Image
 
 from bots.processes import stop_process
+from core.pipelines.jobio import JobInputs, JobOutputs
 from tests.e2e.fake_bot_api import FakeBotAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,17 +52,11 @@ register_pipeline("unmask", lambda settings: NoopPipeline())
 """
 
 
-@dataclass
-class NoopResult:
-    image: Image.Image
-    edit_mask: Image.Image
-
-
 class NoopPipeline:
     """Returns the input unchanged: measures the service around a pipeline, not the pipeline."""
 
-    def run(self, image: Image.Image, *, progress: object = None) -> NoopResult:
-        return NoopResult(image, Image.new("L", image.size, 0))
+    def run_job(self, inputs: JobInputs, progress: object = None) -> JobOutputs:
+        return JobOutputs(inputs.image, Image.new("L", inputs.image.size, 0))
 
 
 @contextmanager

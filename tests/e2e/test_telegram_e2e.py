@@ -114,6 +114,27 @@ def test_a_non_image_file_gets_a_clear_error_and_the_bot_keeps_working(
         assert png_size(document.files["document"].data) == original.size
 
 
+def test_suit_returns_the_id_photo_its_full_size_file_and_a_print_sheet(
+    stack: Stack, shared_data: Path
+) -> None:
+    chat = 7100003
+    data = (shared_data / "faces" / "without_mask" / "nm_003.jpg").read_bytes()
+    sent = stack.api.send_photo(chat, data, caption="/suit charcoal 3x4 grey")
+    try:
+        id_file, sheet = stack.api.wait_for(to_chat(chat, "sendDocument"), count=2, timeout=RESULT_TIMEOUT_S)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{stack.log_tail()}") from None
+    (photo,) = stack.api.sent_to(chat, "sendPhoto")
+    assert photo.text.startswith("Your ID photo (Resumé 3×4 cm, 300 dpi).")
+    assert photo.reply_to == id_file.reply_to == sheet.reply_to == sent["message_id"]
+    with Image.open(io.BytesIO(id_file.files["document"].data)) as image:
+        assert image.format == "PNG" and image.size == (354, 472)  # 30 x 40 mm at 300 dpi
+        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    with Image.open(io.BytesIO(sheet.files["document"].data)) as image:
+        assert sorted(image.size) == [1200, 1800]  # 4 x 6 in at 300 dpi
+    assert sheet.text.startswith("Print sheet for 4×6 in paper at 300 dpi.")
+
+
 def test_the_bot_process_shuts_down_cleanly_without_model_libraries(stack: Stack) -> None:
     assert stop(stack.bot) == 0, stack.log_tail()
     log = (stack.logs / "bot.log").read_text()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from core.config import Settings
-from core.delivery import Deliverer
+from core.delivery import Attachment, Deliverer
 from core.events import RedisEventBus
 from core.ports import ChatRef, JobView
 from core.service import Studio
@@ -93,7 +93,9 @@ class RecordingSender:
     async def show_progress(self, job: JobView, text: str) -> None:
         pass
 
-    async def send_result(self, job: JobView, result_png: bytes, caption: str) -> None:
+    async def send_result(
+        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         assert Image.open(io.BytesIO(result_png)).size == (job.params["width"], job.params["height"])
         with self.lock:
             self.results.append(job.id)

@@ -24,6 +24,7 @@ from PIL import Image, ImageOps
 from core.config import Settings
 from core.errors import UserError
 from core.logs import configure_logging
+from core.pipelines.jobio import JobInputs, JobOutputs
 from jobs import runtime, worker
 from jobs.runtime import ProgressCallback
 
@@ -32,12 +33,6 @@ STUCK = (0, 0, 255)
 REFUSED = (0, 255, 0)
 BUGGY = (255, 255, 0)
 FAST = (255, 255, 255)
-
-
-class ScriptedResult:
-    def __init__(self, image: Image.Image) -> None:
-        self.image = ImageOps.invert(image)
-        self.edit_mask = Image.new("L", image.size, 255)
 
 
 class ScriptedPipeline:
@@ -50,7 +45,8 @@ class ScriptedPipeline:
             with self.run_log.open("a") as handle:
                 handle.write(f"{os.getpid()} {what} {image.width}x{image.height}\n")
 
-    def run(self, image: Image.Image, *, progress: ProgressCallback | None = None) -> ScriptedResult:
+    def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
+        image = inputs.image
         self._log("start", image)
         marker = image.getpixel((0, 0))
         if marker == POISON:
@@ -72,7 +68,7 @@ class ScriptedPipeline:
                 progress("inpaint", step / 10)
             time.sleep(self.seconds / 10)
         self._log("done", image)
-        return ScriptedResult(image)
+        return JobOutputs(ImageOps.invert(image), Image.new("L", image.size, 255))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from core.config import Settings, WorkerSettings
 from core.events import default_channel, redis_db
+from core.service import QUEUE_OF_KIND
 from jobs.broker import BrokerMisconfigured, kombu_url, redis_url, socket_path_for
 from jobs.celery_app import check_time_limits, create_app, soft_time_limit
 from jobs.tasks import register_tasks
@@ -33,9 +34,11 @@ def test_tasks_get_their_queues_time_limits(tmp_path: Path) -> None:
     settings.worker.gpu_time_limit_s = 200
     app = create_app(settings)
     register_tasks(app, settings)
-    task = app.tasks["atelier.unmask"]
-    assert task.time_limit == 200 and task.soft_time_limit == soft_time_limit(200) == 180
-    assert task.acks_late and task.reject_on_worker_lost
+    for kind in QUEUE_OF_KIND:  # every kind a front end can enqueue has its task
+        task = app.tasks[f"atelier.{kind}"]
+        assert task.time_limit == 200 and task.soft_time_limit == soft_time_limit(200) == 180
+        assert task.acks_late and task.reject_on_worker_lost
+    assert {"atelier.unmask", "atelier.suit"} <= set(app.tasks)
 
 
 def test_time_limits_must_stay_below_the_visibility_timeout() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from core.blobs import LocalBlobStore
-from core.delivery import Deliverer, Undeliverable, failure_text
+from core.delivery import Attachment, Deliverer, Undeliverable, failure_text
 from core.messages import t
 from core.ports import ChatRef, JobView
 from core.store import AttemptAction, JobStore, NewJob, migrate
@@ -28,6 +28,7 @@ class RecordingSender:
 
     def __init__(self, *, fail_with: Exception | None = None, delay_s: float = 0.0) -> None:
         self.results: list[tuple[str, bytes, str]] = []
+        self.attachments: list[list[str]] = []
         self.failures: list[tuple[str, str]] = []
         self.progress: list[tuple[str, str, float]] = []
         self.calls = 0
@@ -37,8 +38,11 @@ class RecordingSender:
     async def show_progress(self, job: JobView, text: str) -> None:
         self.progress.append((job.id, text, time.monotonic()))
 
-    async def send_result(self, job: JobView, result_png: bytes, caption: str) -> None:
+    async def send_result(
+        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         self.calls += 1
+        self.attachments.append([a.name for a in attachments])
         await asyncio.sleep(self.delay_s)
         if self.fail_with is not None:
             raise self.fail_with

@@ -13,8 +13,10 @@ from PIL import Image
 
 from core.config import Settings
 from core.errors import UserError
+from core.idphoto.catalog import SuitOptions, parse_suit_options
 from core.ports import ChatRef, JobState
 from core.service import Studio, bootstrap, input_key
+from core.store import Pending
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")
 
@@ -53,6 +55,27 @@ def make_studio(tmp_path: Path) -> Iterator[tuple[Studio, MemoryQueue]]:
     studio.store.close()
 
 
+def test_a_suit_job_keeps_its_options_and_its_example_suit(make_studio: tuple[Studio, MemoryQueue]) -> None:
+    studio, queue = make_studio
+    options = parse_suit_options(["charcoal", "3x4", "grey"])
+    submitted = studio.submit_suit(CHAT, photo(), options, exemplar_bytes=photo())
+    assert queue.enqueued == [(submitted.job_id, "gpu", "suit")]
+    job = studio.job(submitted.job_id)
+    assert SuitOptions.from_params(job.params["options"]) == options
+    assert job.params["inputs"] == {"exemplar": f"inputs/{submitted.job_id}.exemplar.png"}
+    assert Image.open(io.BytesIO(studio.blobs.get(job.params["inputs"]["exemplar"]))).format == "PNG"
+
+
+def test_a_bad_example_suit_is_refused_before_anything_is_stored(
+    make_studio: tuple[Studio, MemoryQueue],
+) -> None:
+    studio, queue = make_studio
+    with pytest.raises(UserError) as refused:
+        studio.submit_suit(CHAT, photo(), SuitOptions.defaults(), exemplar_bytes=b"not a picture at all")
+    assert refused.value.key == "intake.not_image"
+    assert queue.enqueued == [] and studio.active_jobs(CHAT) == []
+
+
 def test_submit_stores_a_clean_input_writes_the_job_then_enqueues(
     make_studio: tuple[Studio, MemoryQueue],
 ) -> None:
@@ -63,7 +86,13 @@ def test_submit_stores_a_clean_input_writes_the_job_then_enqueues(
     assert queue.enqueued == [(first.job_id, "gpu", "unmask"), (second.job_id, "gpu", "unmask")]
     job = studio.job(first.job_id)
     assert job.chat == CHAT and job.reply_to_message_id == "900" and job.input_key == input_key(first.job_id)
-    assert job.params == {"source_format": "jpeg", "width": 128, "height": 128}
+    assert job.params == {
+        "source_format": "jpeg",
+        "width": 128,
+        "height": 128,
+        "options": {},
+        "inputs": {},
+    }
     stored = Image.open(io.BytesIO(studio.blobs.get(job.input_key)))
     assert stored.format == "PNG" and stored.size == (128, 128)
     assert studio.store.user_language("telegram", "5") == "ko"
@@ -133,7 +162,7 @@ def test_pending_commands_use_the_configured_ttl(tmp_path: Path) -> None:
         studio.expect_photo(CHAT, "unmask")
         other_member = ChatRef(platform="telegram", user_id="6", chat_id="50")
         assert studio.take_expected(other_member) is None
-        assert studio.take_expected(CHAT) == "unmask" and studio.take_expected(CHAT) is None
+        assert studio.take_expected(CHAT) == Pending("unmask", {}) and studio.take_expected(CHAT) is None
     finally:
         studio.store.close()
 

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, delete, text, update
 
 from core.ports import ChatRef, JobState
-from core.store import AttemptAction, JobNotFound, JobStore, NewJob, migrate
+from core.store import AttemptAction, JobNotFound, JobStore, NewJob, Pending, migrate
 from core.store.migrate import alembic_config
 from core.store.models import Base, Delivery, Job
 
@@ -361,16 +361,26 @@ def test_deleting_a_job_deletes_its_delivery(store: JobStore) -> None:
 def test_pending_commands_expire_and_are_taken_once(store: JobStore) -> None:
     store.expect_command("telegram", "c1", "u1", "unmask", ttl_s=60)
     assert store.take_command("telegram", "c1", "u2") is None  # another member of the group
-    assert store.take_command("telegram", "c1", "u1") == "unmask"
+    assert store.take_command("telegram", "c1", "u1") == Pending("unmask", {})
     assert store.take_command("telegram", "c1", "u1") is None
 
     store.expect_command("telegram", "c1", "u1", "suit", ttl_s=60)
     store.expect_command("telegram", "c1", "u1", "unmask", ttl_s=60)  # the newer request replaces it
-    assert store.take_command("telegram", "c1", "u1") == "unmask"
+    assert store.take_command("telegram", "c1", "u1") == Pending("unmask", {})
 
     store.expect_command("telegram", "c1", "u1", "unmask", ttl_s=0.05)
     time.sleep(0.1)
     assert store.take_command("telegram", "c1", "u1") is None
+
+
+def test_pending_options_are_changed_by_their_owner_only(store: JobStore) -> None:
+    store.expect_command("telegram", "c1", "u1", "suit", ttl_s=60, params={"style": "navy", "tie": True})
+    assert store.update_pending_params("telegram", "c1", "u2", "suit", {"style": "black"}) is None
+    assert store.update_pending_params("telegram", "c1", "u1", "unmask", {"style": "black"}) is None
+    changed = store.update_pending_params("telegram", "c1", "u1", "suit", {"style": "black"})
+    assert changed == {"style": "black", "tie": True}
+    assert store.take_command("telegram", "c1", "u1") == Pending("suit", {"style": "black", "tie": True})
+    assert store.update_pending_params("telegram", "c1", "u1", "suit", {"tie": False}) is None
 
 
 def test_a_pending_command_is_taken_by_one_of_two_racing_messages(store: JobStore, db_url: str) -> None:
@@ -381,7 +391,7 @@ def test_a_pending_command_is_taken_by_one_of_two_racing_messages(store: JobStor
     finally:
         for s in stores:
             s.close()
-    assert taken.count("unmask") == 1 and taken.count(None) == 3
+    assert taken.count(Pending("unmask", {})) == 1 and taken.count(None) == 3
 
 
 def test_users_remember_their_language(store: JobStore) -> None:
