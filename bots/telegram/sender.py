@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from PIL import Image
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
@@ -100,16 +100,18 @@ class TelegramResultSender(ResultSender):
             ),
         )
         for attachment in attachments:
-            await self._send(
-                chat_id,
-                lambda item=attachment: self._bot.send_document(  # type: ignore[misc]
-                    chat_id,
-                    InputFile(item.data, filename=f"atelier-{job.id}-{item.name}.png"),
-                    caption=item.caption,
-                    reply_parameters=reply,
-                    disable_content_type_detection=True,
-                ),
-            )
+            await self._send(chat_id, self._document_call(job, attachment, reply))
+
+    def _document_call(
+        self, job: JobView, attachment: Attachment, reply: ReplyParameters | None
+    ) -> Callable[[], Awaitable[Message]]:
+        return lambda: self._bot.send_document(
+            job.chat.chat_id,
+            InputFile(attachment.data, filename=f"atelier-{job.id}-{attachment.name}.png"),
+            caption=attachment.caption,
+            reply_parameters=reply,
+            disable_content_type_detection=True,
+        )
 
     async def send_failure(self, job: JobView, text: str) -> None:
         chat_id = job.chat.chat_id

@@ -130,6 +130,7 @@ class SuitPipeline:
             layout = plan_layout(portrait, image.size, options.id_format, options.dpi, p.limits)
             transform = layout.transform
             canvas = transform.apply(image, fill=background)
+            warped = np.asarray(canvas)
             keep = np.asarray(transform.apply(portrait.keep, mask=True)) == 255
             person = np.asarray(transform.apply(portrait.person, mask=True), np.float32) / 255.0
             chin = transform.point(portrait.chin)
@@ -145,15 +146,14 @@ class SuitPipeline:
             )
             face_skin = keep & _lower_face(canvas.size, transform.points(np.array(portrait.eyes)), chin, jaw)
             jaw_width = float(jaw[:, 0].max() - jaw[:, 0].min())
-            keep |= body.neck_skin(np.asarray(canvas), person > 0.5, face_skin, geometry, jaw_width)
+            keep |= body.neck_skin(warped, person > 0.5, face_skin, geometry, jaw_width)
             repaint = body.below(geometry.chin_line, canvas.size) & ~keep
 
         # 5. Replace the background
         with tracker.stage("background"):
             # The old clothes go too: what the painter leaves uncovered below the chin line is background.
             alpha = np.where(keep, 1.0, np.where(repaint, 0.0, person))[..., None]
-            photo = np.asarray(canvas, np.float32)
-            plain = np.round(photo * alpha + np.array(background, np.float32) * (1.0 - alpha))
+            plain = np.round(warped * alpha + np.array(background, np.float32) * (1.0 - alpha))
             canvas = Image.fromarray(plain.astype(np.uint8), "RGB")
 
         # 6. Paint the clothes below the chin line
@@ -179,7 +179,6 @@ class SuitPipeline:
         # a feather here would blend them with the background under the mask), keep pixels exactly as warped
         with tracker.stage("composite"):
             out = np.where(repaint[..., None], np.asarray(painted), np.asarray(canvas))
-            warped = np.asarray(transform.apply(image, fill=background))
             out[keep] = warped[keep]
             result = Image.fromarray(out.astype(np.uint8), "RGB")
 
