@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,15 @@ def masked_photos(shared_data: Path) -> Callable[[str], Image.Image]:
 @pytest.fixture(scope="session")
 def masked_photo(masked_photos: Callable[[str], Image.Image]) -> Image.Image:
     return masked_photos("wm_001.jpg")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Loading weights from a local folder must not touch the network."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("network access during a local-weights test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    yield

@@ -3,9 +3,6 @@ the network refused: the production loading code, exercised with the tiny models
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -17,16 +14,6 @@ from core.backends.tiny import models as tiny
 from core.backends.torch_device import resolve_placement
 from core.config import ModelSettings
 from core.models_download import missing_models
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise OSError("network access during a local-weights test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -199,16 +197,6 @@ def test_tiny_painter_returns_odd_sizes_at_their_own_size(
 
 
 # --- the standard factories on local folders ---------------------------------------------------------------
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise OSError("network access during a local-weights test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    yield
-
-
 def _as_hub_repo(folder: Path) -> None:
     """Rewrites a saved Paint-by-Example folder the way the hub's main branch has it: pickled weights and a
     model_index.json naming the image encoder's old library."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
+from core.backends.standard.sd_inpaint import fit_to_multiple
 from core.backends.standard.weights import WeightsRef, first_existing
 from core.config import ModelSettings
 
@@ -45,11 +46,8 @@ class PaintByExampleInpainter:
         """Repaints ``mask`` (255 = paint) after ``exemplar``; ``request.prompt`` is not used."""
         import torch
 
-        if image.size != mask.size:
-            raise ValueError(f"image {image.size} and mask {mask.size} differ in size")
-        width, height = (max(self._multiple, side - side % self._multiple) for side in image.size)
-        work_image = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-        work_mask = mask.convert("L").resize((width, height), Image.Resampling.NEAREST)
+        work_image, work_mask = fit_to_multiple(image, mask, self._multiple)
+        width, height = work_image.size
         steps_done = 0
 
         # The pipeline calls back once per denoising step; with PNDM its step indices start at 1.

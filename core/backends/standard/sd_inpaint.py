@@ -48,11 +48,8 @@ class StableDiffusionInpainter:
     ) -> Image.Image:
         import torch
 
-        if image.size != mask.size:
-            raise ValueError(f"image {image.size} and mask {mask.size} differ in size")
-        width, height = (max(self._multiple, side - side % self._multiple) for side in image.size)
-        work_image = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-        work_mask = mask.convert("L").resize((width, height), Image.Resampling.NEAREST)
+        work_image, work_mask = fit_to_multiple(image, mask, self._multiple)
+        width, height = work_image.size
 
         def on_step_end(
             pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]
@@ -80,6 +77,18 @@ class StableDiffusionInpainter:
             raise UserError("unmask.unsafe_result")
         result: Image.Image = out.images[0]
         return result if result.size == image.size else result.resize(image.size, Image.Resampling.LANCZOS)
+
+
+def fit_to_multiple(image: Image.Image, mask: Image.Image, multiple: int) -> tuple[Image.Image, Image.Image]:
+    """Image and mask resized to sides the VAE can take (multiples of ``multiple``, rounded down)."""
+    if image.size != mask.size:
+        raise ValueError(f"image {image.size} and mask {mask.size} differ in size")
+    width, height = (max(multiple, side - side % multiple) for side in image.size)
+    size = (width, height)
+    return (
+        image.convert("RGB").resize(size, Image.Resampling.LANCZOS),
+        mask.convert("L").resize(size, Image.Resampling.NEAREST),
+    )
 
 
 # --- weights and factory --------------------------------------------------------------------------------
