@@ -43,6 +43,7 @@ from core.backends.tiny import (  # noqa: E402
     suit_models,
 )
 from core.backends.tiny import models as tiny  # noqa: E402
+from core.backends.tiny.suit_models import paint_by_example_scheduler  # noqa: E402
 from core.backends.torch_device import Placement, resolve_dtype  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "without_mask" / "nm_001.jpg"
@@ -70,7 +71,7 @@ def full_face_parser() -> tuple[Any, Any]:
 
 def full_paint_by_example(sd: Any) -> Any:
     """Paint-by-Example: a UNet and VAE shaped like SD's inpainting ones, CLIP ViT-L/14 at 224 px."""
-    from diffusers import AutoencoderKL, PaintByExamplePipeline, PNDMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, PaintByExamplePipeline, UNet2DConditionModel
     from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
     from transformers import CLIPImageProcessor, CLIPVisionConfig
 
@@ -89,14 +90,7 @@ def full_paint_by_example(sd: Any) -> Any:
         vae=AutoencoderKL.from_config(sd.vae.config),
         image_encoder=encoder,
         unet=UNet2DConditionModel.from_config(sd.unet.config),
-        scheduler=PNDMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            skip_prk_steps=True,
-            set_alpha_to_one=False,
-            steps_offset=1,
-        ),
+        scheduler=paint_by_example_scheduler(),
         safety_checker=None,
         feature_extractor=CLIPImageProcessor(),  # 224 px, CLIP's mean and std
         requires_safety_checker=False,

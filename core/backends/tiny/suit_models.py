@@ -57,10 +57,24 @@ def tiny_face_parser() -> tuple[Any, Any]:
     return model, processor
 
 
+def paint_by_example_scheduler() -> Any:
+    """The PNDM scheduler Paint-by-Example ships with (its hub scheduler_config.json)."""
+    from diffusers import PNDMScheduler
+
+    return PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
 def tiny_paint_by_example_pipeline() -> Any:
     """Paint-by-Example at 64 px: the tiny inpainting UNet and VAE, a 4-layer CLIP vision encoder on 32 px
     examples (its mapper gets one block, as (layers + 1) // 5 says), PNDM like the hub repo."""
-    from diffusers import PaintByExamplePipeline, PNDMScheduler
+    from diffusers import PaintByExamplePipeline
     from diffusers.pipelines.deprecated.paint_by_example import PaintByExampleImageEncoder
     from transformers import CLIPImageProcessor, CLIPVisionConfig
 
@@ -78,14 +92,7 @@ def tiny_paint_by_example_pipeline() -> Any:
                 projection_dim=EMBEDDING_SIZE,
             )
         ).eval()
-    scheduler = PNDMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        skip_prk_steps=True,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
+    scheduler = paint_by_example_scheduler()
     feature_extractor = CLIPImageProcessor(
         size={"shortest_edge": EXEMPLAR_IMAGE_SIZE},
         crop_size={"height": EXEMPLAR_IMAGE_SIZE, "width": EXEMPLAR_IMAGE_SIZE},
