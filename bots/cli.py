@@ -158,6 +158,28 @@ def worker(
     run_worker(_settings(tier), [q.strip() for q in queues.split(",") if q.strip()], concurrency)
 
 
+@app.command()
+def train(
+    user_dir: Annotated[
+        Path,
+        typer.Option("--user-dir", exists=True, file_okay=False, help="A folder of one person's selfies."),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Adapter file (default: USER_DIR/identity.safetensors)."),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
+    tier: TierOption = None,
+) -> None:
+    """Train a personal identity LoRA from a folder of selfies (the same checks and recipe as /train)."""
+    from bots.local_train import train_locally
+
+    settings = _settings(tier)
+    if steps is not None:
+        settings.train.steps = steps
+    raise typer.Exit(train_locally(settings, user_dir, output or user_dir / "identity.safetensors"))
+
+
 @bot_app.command("telegram")
 def bot_telegram() -> None:
     """The Telegram bot (needs ATELIER_TELEGRAM__TOKEN and a reachable Redis)."""

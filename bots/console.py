@@ -42,7 +42,7 @@ class ConsoleResultSender:
             self.console.print(f"[green]{attachment.caption}[/green] → {extra}")
         self.finished_event(job.id).set()
 
-    async def send_failure(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str) -> None:
         self.failures[job.id] = text
         self.console.print(f"[red]{text}[/red]")
         self.finished_event(job.id).set()

@@ -1,5 +1,6 @@
 """``atelier serve``: the whole studio on one machine — embedded Redis (unless one is configured), a worker
-process for the gpu and cpu queues, and every chat bot that has a token."""
+process for the gpu and cpu queues, a separate one for the train queue (hours of LoRA training never hold up
+an /unmask), and every chat bot that has a token."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ def serve(settings: Settings, *, concurrency: int = 1) -> int:
     if resent:
         log.info("handed %d waiting job(s) to the queue again after a restart", resent)
     worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency)
+    trainer = spawn_worker(settings, settings.redis_url, ["train"], 1)
     try:
         asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         pass
     finally:
+        stop_process(trainer)
         stop_process(worker)
         if embedded is not None:
             embedded.close()

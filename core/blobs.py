@@ -80,6 +80,35 @@ class LocalBlobStore:
         except FileNotFoundError:
             pass
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (a folder, ending in ``/``), sorted; temp files of unfinished writes
+        are not keys."""
+        if not prefix.endswith("/"):
+            raise InvalidBlobKey(f"a key prefix ends with '/': {prefix!r}")
+        folder = self.path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.startswith(".tmp-")
+        )
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under ``prefix`` and the emptied folders; how many keys were deleted."""
+        keys = self.keys(prefix)
+        for key in keys:
+            self.delete(key)
+        folder = self.path(prefix.rstrip("/"))
+        if folder.is_dir():
+            # Deepest first, so a parent is empty by the time it is looked at.
+            for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+                if not any(directory.iterdir()):
+                    directory.rmdir()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        return len(keys)
+
 
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)

@@ -74,6 +74,37 @@ class ModelSettings(BaseModel):
     mask_threshold: float = 0.5
 
 
+class TrainSettings(BaseModel):
+    """/train: selfie checks, the LoRA recipe and the limits of the train queue."""
+
+    min_selfies: int = 5
+    max_selfies: int = 20
+    # Seconds a /train upload session stays open between photos.
+    session_ttl_s: int = 24 * 3600
+    # Selfie checks (dreambooth.selfies): face size in the photo, sharpness, identity distances.
+    min_face_px: int = 160
+    min_sharpness: float = 40.0
+    same_person_distance: float = 0.6
+    duplicate_distance: float = 0.08
+    # LoRA on the inpainting UNet.
+    resolution: int = 512
+    rank: int = 8
+    steps: int = 800
+    learning_rate: float = 1e-4
+    batch_size: int = 1
+    checkpoint_every: int = 100
+    prior_preservation: bool = False
+    class_images: int = 50
+    prior_loss_weight: float = 1.0
+    seed: int = 0
+    # At most this many training jobs queued or running at once (all users); one per user always.
+    max_active: int = 4
+    # Raw selfies are deleted once the model is trained, unless the user keeps them (/settings).
+    keep_selfies_default: bool = False
+    # Best-of-N: how many faces a job with an identity generates, keeping the one most like the user.
+    candidates: int = 1
+
+
 class WorkerSettings(BaseModel):
     concurrency: int = 1
     max_attempts: int = 3
@@ -104,6 +135,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,6 +28,7 @@ from core.messages import t
 from core.ports import BlobStore, EventBus, JobState, JobView
 from core.service import EXTRA_RESULTS, extra_result_key
 from core.store import JobNotFound, JobStore
+from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,32 @@ class ResultSender(Protocol):
     async def send_result(
         self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
     ) -> None: ...
-    async def send_failure(self, job: JobView, text: str) -> None: ...
+    async def send_text(self, job: JobView, text: str) -> None: ...  # a reply that is only a sentence
 
 
 def progress_text(job: JobView) -> str:
     lang = job.chat.lang
+    if job.kind == "train" and job.stage == "train":
+        return _training_progress(job)
     stage = t(f"stage.{job.stage}", lang) if job.stage and _known(f"stage.{job.stage}") else (job.stage or "")
     return t("job.running", lang, stage=stage, percent=int(round(job.progress * 100)))
+
+
+def _training_progress(job: JobView) -> str:
+    """ "step 120 of 800, about 3 min left": the step from the job's progress and the planned steps, the
+    time left from the pace so far."""
+    lang, total = job.chat.lang, int((job.params.get("options") or {}).get("steps") or 0)
+    step = int(round(job.progress * total)) if total else int(round(job.progress * 100))
+    total = total or 100
+    elapsed = (utcnow() - job.started_at).total_seconds() if job.started_at else 0.0
+    left = elapsed * (1 - job.progress) / job.progress if job.progress > 0.01 else None
+    if left is None:
+        eta = "?"
+    elif left >= 90:
+        eta = t("train.eta_minutes", lang, minutes=int(round(left / 60)))
+    else:
+        eta = t("train.eta_seconds", lang, seconds=max(1, int(round(left))))
+    return t("train.progress", lang, step=step, total=total, eta=eta)
 
 
 def result_caption(job: JobView) -> str:
@@ -72,8 +92,21 @@ def result_caption(job: JobView) -> str:
     if job.kind == "suit":
         options = job.params.get("options") or {}
         name = t(f"suit.format.{options.get('format')}", lang) if options.get("format") else ""
-        return t("suit.caption", lang, format=name, dpi=options.get("dpi", 300))
-    return t("result.caption", lang)
+        caption = t("suit.caption", lang, format=name, dpi=options.get("dpi", 300))
+    else:
+        caption = t("result.caption", lang)
+    likeness = job.result.get("likeness")
+    if isinstance(likeness, int | float):
+        caption += "\n" + t("result.likeness", lang, distance=f"{likeness:.2f}")
+    return caption
+
+
+def notice_text(job: JobView) -> str | None:
+    """The sentence a job without an image result reports (a selfie accepted, a model ready)."""
+    notice = job.result.get("notice")
+    if not isinstance(notice, dict) or "key" not in notice:
+        return None
+    return t(str(notice["key"]), job.chat.lang, **dict(notice.get("params") or {}))
 
 
 def attachment_caption(job: JobView, name: str) -> str:
@@ -88,6 +121,8 @@ def failure_text(job: JobView) -> str:
     try:
         if key in _SENTENCE_KEYS:
             return t(key, lang, **params)
+        if job.kind == "selfie" and key.startswith("train.selfie."):
+            return t("train.selfie_rejected", lang, reason=t(key, lang, **params))
         return t("job.failed", lang, reason=t(key, lang, **params))
     except (KeyError, IndexError, ValueError):
         log.error("job %s failed with an unrenderable error %r %r", job.id, key, params)
@@ -196,18 +231,24 @@ class Deliverer:
 
     async def _send(self, sender: ResultSender, job: JobView) -> None:
         lang = job.chat.lang
-        if job.state is JobState.DONE:
+        if job.state is JobState.DONE and job.result_key is None:
+            text = notice_text(job)
+            if text is None:
+                log.error("job %s finished with neither an image nor a notice", job.id)
+                text = t("error.internal", lang, error_id=job.id[:8])
+            await sender.send_text(job, text)
+        elif job.state is JobState.DONE:
             try:
                 png = await asyncio.to_thread(self.blobs.get, job.result_key or "")
             except (OSError, ValueError):
                 error_id = uuid.uuid4().hex[:8]
                 log.exception("job %s: result %r unreadable (error id %s)", job.id, job.result_key, error_id)
-                await sender.send_failure(job, t("error.internal", lang, error_id=error_id))
+                await sender.send_text(job, t("error.internal", lang, error_id=error_id))
                 return
             attachments = await asyncio.to_thread(self._attachments, job)
             await sender.send_result(job, png, result_caption(job), attachments)
         else:
-            await sender.send_failure(job, failure_text(job))
+            await sender.send_text(job, failure_text(job))
 
     def _attachments(self, job: JobView) -> list[Attachment]:
         return [

@@ -28,6 +28,11 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/suit charcoal no-tie grey 3x4 (styles: navy, charcoal, black, women; backgrounds: white, grey, "
             "blue; formats: passport, kr-passport, 3x4, 2x2). Send /suit alone to pick with buttons. To follow "
             "a particular suit, reply to your selfie with a photo of that suit captioned /suit.\n"
+            "/train - teach me your face from 5 to 20 of your selfies; afterwards /unmask and /suit make faces "
+            "that look like you. /done starts the training once the selfies are in.\n"
+            "/cancel - stop your running job or training\n"
+            "/settings - whether your model is used, whether your original selfies are kept\n"
+            "/forget - delete everything I store about you\n"
             "/help - this message"
         ),
         "cmd.start": "Start",
@@ -152,6 +157,81 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stage.background": "replacing the background",
         "stage.paint": "tailoring the suit",
         "stage.sheet": "laying out the print sheet",
+        # --- train ---
+        "cmd.train": "Teach me your face from your selfies",
+        "cmd.done": "Finish sending selfies and start training",
+        "cmd.cancel": "Cancel your running job or training",
+        "cmd.settings": "Your settings",
+        "cmd.forget": "Delete everything I store about you",
+        "train.consent": (
+            "Before you send selfies, please read this.\n"
+            "• Send only photos of yourself. Training a model of someone else's face is not allowed.\n"
+            "• I keep your selfies only to train your personal model. The original photos are deleted once "
+            "training finishes (unless you choose to keep them in /settings); small face crops and your model "
+            "stay so that /unmask and /suit can make results that look like you.\n"
+            "• Your model is used only for your own requests, never for anyone else's.\n"
+            "• /forget deletes your selfies, model, photos, results and jobs at any time.\n"
+            "Do you agree?"
+        ),
+        "train.agree": "I agree",
+        "train.decline": "No, thanks",
+        "train.declined": "OK, nothing was stored. Send /train if you change your mind.",
+        "train.not_yours": "These buttons belong to someone else.",
+        "train.send_selfies": (
+            "Send {min} to {max} selfies of yourself: one by one or as an album, face clearly visible, no mask "
+            "or sunglasses, different days or light if you can. I check each one. When you are done, send "
+            "/done.\nAccepted so far: {count}."
+        ),
+        "train.consent_required": "Please send /train and accept the consent first; no selfie is stored before that.",
+        "train.already_training": "Your model is being trained right now. Send /cancel to stop it.",
+        "train.too_many": "You already have {max} selfies, the most I use. Send /done to start training.",
+        "train.still_checking": "I am still checking {count} of your photos. Send /done again in a moment.",
+        "train.need_more": "I have {have} accepted selfies; I need at least {need}. Please send more, then /done.",
+        "train.busy": "Too many models are being trained right now. Please send /done again in a few minutes.",
+        "train.selfie_ok": "Accepted ({count} so far; {min} to {max} needed). Send more, or /done when finished.",
+        "train.selfie_rejected": "Not used: {reason}",
+        "train.selfie.no_face": "I could not find a face in this photo.",
+        "train.selfie.several_faces": "I found {count} faces; please send selfies of you alone.",
+        "train.selfie.too_small": "the face is too small ({face_px} pixels across; I need at least {min_px}). Please send a closer photo.",
+        "train.selfie.blurry": "the photo is blurry. Please send a sharp one.",
+        "train.selfie.duplicate": "this is the same photo as one you already sent.",
+        "train.selfie.different_person": "this does not look like the same person as your other selfies.",
+        "train.selfie.masked": "the face wears a mask. Please send selfies without a mask.",
+        "train.queued": "Training queued (position {position}). I will tell you when your model is ready; /cancel stops it.",
+        "train.progress": "Training your model: step {step} of {total}, about {eta} left. /cancel stops it.",
+        "train.ready": (
+            "Your model is ready (trained on {count} selfies). From now on /unmask and /suit make faces that "
+            "look like you. /settings turns this off."
+        ),
+        "train.ready_references": (
+            "Your selfies are ready ({count}). From now on /unmask uses your own face from them. "
+            "/settings turns this off."
+        ),
+        "train.eta_minutes": "{minutes} min",
+        "train.eta_seconds": "{seconds} s",
+        "stage.check": "checking the selfie",
+        "stage.prepare": "preparing your selfies",
+        "stage.train": "training your model",
+        "stage.publish": "saving your model",
+        "stage.likeness": "comparing with your selfies",
+        "result.likeness": "Likeness to your selfies: face distance {distance} (below 0.6 usually means the same person).",
+        # --- cancel, settings, forget ---
+        "cancel.done": "Cancelled {count} job(s).",
+        "cancel.nothing": "Nothing to cancel.",
+        "settings.text": "Your settings:\n• Use my model in /unmask and /suit: {use_identity}\n• Keep my original selfies after training: {keep_selfies}",
+        "settings.use_identity": "Use my model",
+        "settings.keep_selfies": "Keep my selfies",
+        "settings.on": "on",
+        "settings.off": "off",
+        "settings.unknown": 'There is no setting "{name}".',
+        "forget.confirm": "This deletes your selfies, your model, your photos, results and jobs, and cancels what is running. It cannot be undone.",
+        "forget.yes": "Delete everything",
+        "forget.no": "Keep it",
+        "forget.kept": "Nothing was deleted.",
+        "forget.done": (
+            "Deleted: {selfies} selfie(s), {models} model(s), {jobs} job(s) with their photos and results "
+            "({files} files), your consent and settings. Cancelled {cancelled} running or queued job(s)."
+        ),
     },
     "ko": {
         "start": (
@@ -169,6 +249,11 @@ MESSAGES: dict[str, dict[str, str]] = {
             "(스타일: navy, charcoal, black, women / 배경: white, grey, blue / 규격: passport, kr-passport, "
             "3x4, 2x2). /suit 만 보내면 버튼으로 고를 수 있습니다. 원하는 정장이 있으면 그 정장 사진에 /suit "
             "캡션을 달아 셀카에 답장으로 보내 주세요.\n"
+            "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다. 그 뒤로 /unmask 와 /suit 가 본인처럼 보이는 얼굴을 "
+            "만듭니다. 셀카를 다 보낸 뒤 /done 으로 학습을 시작합니다.\n"
+            "/cancel - 진행 중인 작업이나 학습 취소\n"
+            "/settings - 내 모델 사용 여부, 원본 셀카 보관 여부\n"
+            "/forget - 저장된 내 정보를 모두 삭제\n"
             "/help - 이 안내"
         ),
         "cmd.start": "시작하기",
@@ -269,6 +354,80 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stage.background": "배경 바꾸는 중",
         "stage.paint": "정장 입히는 중",
         "stage.sheet": "인화용 시트 만드는 중",
+        # --- train ---
+        "cmd.train": "셀카로 내 얼굴 학습시키기",
+        "cmd.done": "셀카 보내기를 마치고 학습 시작",
+        "cmd.cancel": "진행 중인 작업이나 학습 취소",
+        "cmd.settings": "내 설정",
+        "cmd.forget": "저장된 내 정보를 모두 삭제",
+        "train.consent": (
+            "셀카를 보내기 전에 읽어 주세요.\n"
+            "• 본인 사진만 보내 주세요. 다른 사람의 얼굴로 모델을 학습시키는 것은 허용되지 않습니다.\n"
+            "• 셀카는 개인 모델 학습에만 사용합니다. 원본 사진은 학습이 끝나면 삭제되며(/settings 에서 보관을 선택한 "
+            "경우 제외), 작은 얼굴 이미지와 모델은 /unmask 와 /suit 결과가 본인처럼 보이도록 보관됩니다.\n"
+            "• 모델은 본인의 요청에만 쓰이며 다른 사람에게는 절대 쓰이지 않습니다.\n"
+            "• /forget 으로 언제든지 셀카, 모델, 사진, 결과, 작업을 모두 삭제할 수 있습니다.\n"
+            "동의하십니까?"
+        ),
+        "train.agree": "동의합니다",
+        "train.decline": "아니요",
+        "train.declined": "알겠습니다. 아무것도 저장하지 않았습니다. 마음이 바뀌면 /train 을 보내 주세요.",
+        "train.not_yours": "다른 사람의 버튼입니다.",
+        "train.send_selfies": (
+            "본인 셀카를 {min}~{max}장 보내 주세요. 한 장씩 또는 앨범으로, 얼굴이 잘 보이고 마스크나 선글라스 없이, "
+            "가능하면 다른 날이나 다른 조명에서 찍은 사진이 좋습니다. 한 장씩 확인해 드립니다. 다 보내셨으면 "
+            "/done 을 보내 주세요.\n지금까지 통과: {count}장."
+        ),
+        "train.consent_required": "먼저 /train 을 보내고 동의해 주세요. 동의 전에는 셀카를 저장하지 않습니다.",
+        "train.already_training": "지금 모델을 학습하는 중입니다. 멈추려면 /cancel 을 보내 주세요.",
+        "train.too_many": "이미 셀카가 최대치인 {max}장입니다. /done 을 보내 학습을 시작하세요.",
+        "train.still_checking": "아직 사진 {count}장을 확인하는 중입니다. 잠시 후 /done 을 다시 보내 주세요.",
+        "train.need_more": "통과한 셀카가 {have}장입니다. 최소 {need}장이 필요합니다. 더 보낸 뒤 /done 을 보내 주세요.",
+        "train.busy": "지금 학습 중인 모델이 너무 많습니다. 몇 분 뒤 /done 을 다시 보내 주세요.",
+        "train.selfie_ok": "통과했습니다 (지금까지 {count}장, {min}~{max}장 필요). 더 보내거나 다 되면 /done 을 보내 주세요.",
+        "train.selfie_rejected": "사용하지 않음: {reason}",
+        "train.selfie.no_face": "이 사진에서 얼굴을 찾지 못했습니다.",
+        "train.selfie.several_faces": "얼굴이 {count}개 있습니다. 혼자 찍은 셀카를 보내 주세요.",
+        "train.selfie.too_small": "얼굴이 너무 작습니다 (가로 {face_px}픽셀, 최소 {min_px}픽셀). 더 가까이에서 찍은 사진을 보내 주세요.",
+        "train.selfie.blurry": "사진이 흐립니다. 선명한 사진을 보내 주세요.",
+        "train.selfie.duplicate": "이미 보낸 사진과 같은 사진입니다.",
+        "train.selfie.different_person": "다른 셀카와 같은 사람으로 보이지 않습니다.",
+        "train.selfie.masked": "마스크를 쓰고 있습니다. 마스크 없는 셀카를 보내 주세요.",
+        "train.queued": "학습 대기 중입니다 ({position}번째). 모델이 준비되면 알려 드립니다. /cancel 로 멈출 수 있습니다.",
+        "train.progress": "모델 학습 중: {total}단계 중 {step}단계, 약 {eta} 남음. /cancel 로 멈출 수 있습니다.",
+        "train.ready": (
+            "모델이 준비되었습니다 (셀카 {count}장으로 학습). 이제 /unmask 와 /suit 가 본인처럼 보이는 얼굴을 "
+            "만듭니다. /settings 에서 끌 수 있습니다."
+        ),
+        "train.ready_references": (
+            "셀카 {count}장이 준비되었습니다. 이제 /unmask 가 셀카 속 본인의 얼굴을 사용합니다. "
+            "/settings 에서 끌 수 있습니다."
+        ),
+        "train.eta_minutes": "{minutes}분",
+        "train.eta_seconds": "{seconds}초",
+        "stage.check": "셀카 확인 중",
+        "stage.prepare": "셀카 준비 중",
+        "stage.train": "모델 학습 중",
+        "stage.publish": "모델 저장 중",
+        "stage.likeness": "셀카와 비교하는 중",
+        "result.likeness": "셀카와의 닮음: 얼굴 거리 {distance} (0.6 미만이면 보통 같은 사람입니다).",
+        # --- cancel, settings, forget ---
+        "cancel.done": "작업 {count}개를 취소했습니다.",
+        "cancel.nothing": "취소할 작업이 없습니다.",
+        "settings.text": "내 설정:\n• /unmask 와 /suit 에 내 모델 사용: {use_identity}\n• 학습 후 원본 셀카 보관: {keep_selfies}",
+        "settings.use_identity": "내 모델 사용",
+        "settings.keep_selfies": "셀카 보관",
+        "settings.on": "켬",
+        "settings.off": "끔",
+        "settings.unknown": '"{name}" 설정은 없습니다.',
+        "forget.confirm": "셀카, 모델, 사진, 결과, 작업을 모두 삭제하고 진행 중인 작업을 취소합니다. 되돌릴 수 없습니다.",
+        "forget.yes": "모두 삭제",
+        "forget.no": "그대로 두기",
+        "forget.kept": "아무것도 삭제하지 않았습니다.",
+        "forget.done": (
+            "삭제 완료: 셀카 {selfies}장, 모델 {models}개, 작업 {jobs}개와 그 사진과 결과 (파일 {files}개), 동의 기록과 "
+            "설정. 진행 중이거나 대기 중인 작업 {cancelled}개를 취소했습니다."
+        ),
     },
 }
 

@@ -56,7 +56,11 @@ class JobView:
     status_message_id: str | None = None
     reply_to_message_id: str | None = None
     created_at: datetime | None = None
+    started_at: datetime | None = None
     finished_at: datetime | None = None
+    # What the finished job reported besides images: {"notice": {"key": ..., "params": {...}}} for jobs
+    # whose result is a sentence, {"likeness": 0.41} where an identity was used.
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 class BlobStore(Protocol):
@@ -66,6 +70,8 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def keys(self, prefix: str) -> list[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
 
 
 class JobQueue(Protocol):

@@ -20,12 +20,13 @@ from core.idphoto.catalog import SuitOptions
 from core.intake import intake_image
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import JobStore, NewJob, Pending, migrate
+from core.training import IdentityDesk
 
 log = logging.getLogger(__name__)
 
 # Which Celery queue serves each kind of job (the task is "atelier.<kind>"). Workers size their time limits
 # from the same table.
-QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu", "suit": "gpu"}
+QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu", "suit": "gpu", "selfie": "cpu", "train": "train"}
 # Results besides the main image, by kind: stored under ``extra_result_key`` and delivered as documents.
 EXTRA_RESULTS: dict[str, tuple[str, ...]] = {"suit": ("sheet",)}
 
@@ -59,7 +60,7 @@ class Submitted:
     duplicate: bool  # True when update_key was seen before: no new job, do not reply again
 
 
-class Studio:
+class Studio(IdentityDesk):
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue) -> None:
         self.settings = settings
         self.store = store
@@ -105,10 +106,9 @@ class Studio:
         update_key: str | None,
         reply_to_message_id: str | None,
     ) -> Submitted:
-        if update_key is not None:
-            seen = self.store.job_by_update_key(update_key)
-            if seen is not None:
-                return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+        seen = self._seen(update_key)
+        if seen is not None:
+            return seen
         clean = intake_image(image_bytes, self.settings.intake)
         extras = {name: intake_image(data, self.settings.intake) for name, data in extra_images.items()}
         job_id = uuid.uuid4().hex
@@ -116,25 +116,39 @@ class Studio:
         self.blobs.put(input_key(job_id), clean.data)
         for name, image in extras.items():
             self.blobs.put(keys[name], image.data)
-        self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
         params = {"source_format": clean.source_format, "width": clean.width, "height": clean.height}
-        job = NewJob(
-            id=job_id,
-            kind=kind,
-            queue=QUEUE_OF_KIND[kind],
-            chat=chat,
-            input_key=input_key(job_id),
-            params=params | {"options": options, "inputs": keys},
-            update_key=update_key,
-            reply_to_message_id=reply_to_message_id,
+        return self._queue_job(
+            NewJob(
+                id=job_id,
+                kind=kind,
+                queue=QUEUE_OF_KIND[kind],
+                chat=chat,
+                input_key=input_key(job_id),
+                params=params | {"options": options, "inputs": keys},
+                update_key=update_key,
+                reply_to_message_id=reply_to_message_id,
+            )
         )
+
+    def _seen(self, update_key: str | None) -> Submitted | None:
+        """The job an earlier copy of this chat update made, if any."""
+        seen = None if update_key is None else self.store.job_by_update_key(update_key)
+        return (
+            None if seen is None else Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+        )
+
+    def _queue_job(self, job: NewJob) -> Submitted:
+        """Write the job row, then enqueue (see the module docstring for why in this order)."""
+        chat, job_id = job.chat, job.id
+        self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
         if not self.store.create_job(job):
             # The same update raced in twice; the other copy made the job.
-            for key in (input_key(job_id), *keys.values()):
+            keys = [job.input_key, *(job.params.get("inputs") or {}).values()]
+            for key in filter(None, keys):
                 self.blobs.delete(key)
-            seen = self.store.job_by_update_key(update_key or "")
+            seen = self._seen(job.update_key)
             assert seen is not None
-            return Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+            return seen
         position = self.store.queue_position(job_id)  # before enqueueing: a fast worker may start it at once
         try:
             self.queue.enqueue(job_id, job.queue, job.kind)
@@ -184,6 +198,12 @@ class Studio:
         for job in waiting:
             self.queue.enqueue(job.id, job.queue, job.kind)
         return len(waiting)
+
+    def blob_keys(self, job: JobView) -> list[str]:
+        """Every blob key a job may have read or written."""
+        keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
+        keys += [extra_result_key(job.id, name) for name in EXTRA_RESULTS.get(job.kind, ())]
+        return [key for key in keys if key]
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; ``False`` when it had already finished. A running attempt stops

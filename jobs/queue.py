@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+from typing import Any
+
 from celery import Celery
 
-from jobs.celery_app import task_name
+from jobs.celery_app import QUEUES, task_name
+
+log = logging.getLogger(__name__)
 
 
 class CeleryJobQueue:
@@ -16,3 +23,32 @@ class CeleryJobQueue:
         """Publish ``atelier.<kind>(job_id)`` to ``queue``. Raises when the broker cannot take it (after the
         app's short publish retry policy): the caller then refuses the job instead of hanging."""
         self.app.send_task(task_name(kind), args=[job_id], queue=queue, retry=True)
+
+    def discard(self, job_ids: list[str]) -> int:
+        """Remove the waiting messages of these jobs from the broker (they were cancelled or forgotten: a
+        worker would skip them anyway, but a forgotten user's job ids should not linger in Redis). Messages
+        a worker already holds are acknowledged by it when it sees the job is gone. Returns how many were
+        removed."""
+        wanted, removed = set(job_ids), 0
+        with self.app.connection_for_write() as connection:
+            client: Any = connection.default_channel.client
+            for queue in QUEUES:
+                for raw in client.lrange(queue, 0, -1):
+                    if _job_id(raw) in wanted:
+                        removed += int(client.lrem(queue, 1, raw))
+        if removed:
+            log.info("removed %d waiting message(s) of cancelled jobs from the broker", removed)
+        return removed
+
+
+def _job_id(raw: bytes | str) -> str | None:
+    """The job id a kombu message on a Redis list carries as its task's only argument."""
+    try:
+        payload = json.loads(raw)
+        body = payload["body"]
+        if payload.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return str(args[0]) if isinstance(args, list) and len(args) == 1 else None

@@ -25,11 +25,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
+from core.backends.base import Identity
 from core.blobs import LocalBlobStore
 from core.config import Settings
 from core.errors import UserError
@@ -54,7 +56,7 @@ PROGRESS_INTERVAL_S = 0.5
 def _build_unmask(settings: Settings) -> JobRunner:
     from core.pipelines.unmask import build_unmask_pipeline  # torch and friends load here, in the worker
 
-    return build_unmask_pipeline(settings.models)
+    return build_unmask_pipeline(settings.models, settings.train.candidates)
 
 
 def _build_suit(settings: Settings) -> JobRunner:
@@ -64,6 +66,23 @@ def _build_suit(settings: Settings) -> JobRunner:
 
 
 _factories: dict[str, Callable[[Settings], JobRunner]] = {"unmask": _build_unmask, "suit": _build_suit}
+
+
+def _check_selfie(ctx: WorkerContext, job: JobView, progress: ProgressReporter) -> dict[str, Any]:
+    from jobs.identity_jobs import check_selfie
+
+    return check_selfie(ctx, job, progress)
+
+
+def _train(ctx: WorkerContext, job: JobView, progress: ProgressReporter) -> dict[str, Any]:
+    from jobs.identity_jobs import train_identity_job
+
+    return train_identity_job(ctx, job, progress)
+
+
+# Kinds whose result is a sentence for the user (``{"key", "params"}``), not an image.
+NoticeTask = Callable[["WorkerContext", JobView, "ProgressReporter"], dict[str, Any]]
+_notice_tasks: dict[str, NoticeTask] = {"selfie": _check_selfie, "train": _train}
 _settings: Settings | None = None
 _queues: tuple[str, ...] = ()
 
@@ -206,10 +225,18 @@ def execute(job_id: str) -> Outcome:
         return Outcome(attempt.action, attempt.retry_in_s)
 
     log.info("job %s attempt %d started", job_id, job.attempts)
+    progress = ProgressReporter(ctx, job_id, lease_s)
     rkey, mkey = result_key(job_id), mask_key(job_id)
-    if not ctx.blobs.exists(rkey):  # else an earlier attempt wrote it and died before marking the job done
+    notice_task = _notice_tasks.get(job.kind)
+    result: dict[str, Any] = {}
+    # An image job whose result exists was finished by an attempt that died before marking it done. Notice
+    # tasks are idempotent themselves (a selfie is recorded once, a training resumes from its checkpoint).
+    if notice_task is not None or not ctx.blobs.exists(rkey):
         try:
-            _run_pipeline(ctx, job, rkey, mkey, ProgressReporter(ctx, job_id, lease_s))
+            if notice_task is not None:
+                result = {"notice": notice_task(ctx, job, progress)}
+            else:
+                result = _run_pipeline(ctx, job, rkey, mkey, progress)
         except JobAborted:
             log.info("job %s attempt %d stopped: cancelled or taken over", job_id, job.attempts)
             return Outcome(AttemptAction.SKIP)
@@ -224,7 +251,12 @@ def execute(job_id: str) -> Outcome:
             log.exception("job %s failed (error id %s)", job_id, error_id)
             _fail(ctx, job_id, "error.internal", {"error_id": error_id}, error_id=error_id)
             return Outcome(AttemptAction.RUN)
-    if ctx.store.mark_done(job_id, rkey, mkey):
+    done = (
+        ctx.store.mark_done(job_id, None, None, result)
+        if notice_task is not None
+        else ctx.store.mark_done(job_id, rkey, mkey, result)
+    )
+    if done:
         log.info("job %s done", job_id)
         ctx.events.publish(job_id, "done")
     return Outcome(AttemptAction.RUN)
@@ -238,13 +270,28 @@ def fail_timed_out(job_id: str) -> None:
         ctx.events.publish(job_id, "failed")
 
 
-def _run_pipeline(ctx: WorkerContext, job: JobView, rkey: str, mkey: str, progress: ProgressReporter) -> None:
+def _run_pipeline(
+    ctx: WorkerContext, job: JobView, rkey: str, mkey: str, progress: ProgressReporter
+) -> dict[str, Any]:
+    from jobs.identity_jobs import job_identity
+
+    runner = ctx.pipeline(job.kind)
+    user_identity = job_identity(ctx, job)
+    _check_no_foreign_identity(runner, user_identity)
+    if user_identity is not None:
+        log.info(
+            "job %s runs with its user's identity (adapter: %s, %d reference selfies)",
+            job.id,
+            "yes" if user_identity.adapter else "no",
+            len(user_identity.references),
+        )
     inputs = JobInputs(
         image=_load_rgb(ctx, job.input_key),
         options=dict(job.params.get("options") or {}),
         extras={name: _load_rgb(ctx, key) for name, key in (job.params.get("inputs") or {}).items()},
+        identity=user_identity,
     )
-    result = ctx.pipeline(job.kind).run_job(inputs, progress)
+    result = runner.run_job(inputs, progress)
 
     def encode(image: Image.Image) -> bytes:
         return encode_png(image) if result.dpi is None else encode_png_at(image, result.dpi)
@@ -254,6 +301,19 @@ def _run_pipeline(ctx: WorkerContext, job: JobView, rkey: str, mkey: str, progre
         ctx.blobs.put(extra_result_key(job.id, name), encode(extra.convert("RGB")))
     ctx.blobs.put(mkey, encode_png(result.edit_mask.convert("L")))
     ctx.blobs.put(rkey, encode(result.image.convert("RGB")))
+    return dict(result.info)
+
+
+def _check_no_foreign_identity(runner: JobRunner, user_identity: Identity | None) -> None:
+    """At job start no other user's adapter may be active in the warm pipeline. Finding one is a bug
+    somewhere: unload everything (so the next job is safe) and fail this job."""
+    loaded = getattr(runner, "loaded_identities", None)
+    if loaded is None:
+        return
+    foreign = set(loaded()) - ({user_identity.name} if user_identity is not None else set())
+    if foreign:
+        runner.unload_identities()  # type: ignore[attr-defined]
+        raise RuntimeError(f"{len(foreign)} foreign identity adapter(s) were active at job start; unloaded")
 
 
 def _load_rgb(ctx: WorkerContext, key: str) -> Image.Image:

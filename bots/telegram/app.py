@@ -32,7 +32,7 @@ from core.service import Studio
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "unmask", "suit")
+COMMANDS = ("start", "help", "unmask", "suit", "train", "done", "cancel", "settings", "forget")
 # Updates processed at once (different chats; one chat's updates stay in order).
 MAX_CONCURRENT_UPDATES = 64
 
@@ -83,6 +83,14 @@ def build_application(settings: Settings, studio: Studio) -> Application:
     application.add_handler(CommandHandler("suit", h.suit_command, filters=new))
     application.add_handler(MessageHandler(images & _CaptionCommand("suit"), h.suit_media))
     application.add_handler(CallbackQueryHandler(h.suit_button, pattern=r"^suit:"))
+    application.add_handler(CommandHandler("train", h.train_command, filters=new))
+    application.add_handler(CommandHandler("done", h.done_command, filters=new))
+    application.add_handler(CommandHandler("cancel", h.cancel_command, filters=new))
+    application.add_handler(CommandHandler("settings", h.settings_command, filters=new))
+    application.add_handler(CommandHandler("forget", h.forget_command, filters=new))
+    application.add_handler(CallbackQueryHandler(h.train_button, pattern=r"^train:"))
+    application.add_handler(CallbackQueryHandler(h.settings_button, pattern=r"^settings:"))
+    application.add_handler(CallbackQueryHandler(h.forget_button, pattern=r"^forget:"))
     application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
     application.add_error_handler(h.on_error)
     return application

@@ -21,6 +21,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bots.telegram.files import FileDownloader
+from bots.telegram.identity_handlers import IdentityHandlers
 from bots.telegram.suit_menu import SuitButton, suit_keyboard
 from core.config import Settings
 from core.errors import UserError
@@ -40,7 +41,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp"}
 UNKNOWN_MIME_TYPES = {"", "application/octet-stream"}
 
 
-class TelegramHandlers:
+class TelegramHandlers(IdentityHandlers):
     def __init__(self, settings: Settings, studio: Studio, downloader: FileDownloader) -> None:
         self.settings = settings
         self.studio = studio
@@ -113,8 +114,11 @@ class TelegramHandlers:
             )
 
     async def media(self, update: Update, context: Context) -> None:
-        """A photo or file without a command: the one a pending ``/unmask`` or ``/suit`` is waiting for, or
-        (in a private chat) a question."""
+        """A photo or file without a command: a selfie while a /train upload is open, the photo a pending
+        ``/unmask`` or ``/suit`` is waiting for, or (in a private chat) a question."""
+        if await asyncio.to_thread(self.studio.collecting_selfies, self._chat(update)):
+            await self.selfie(update, context)
+            return
         pending = await asyncio.to_thread(self.studio.take_expected, self._chat(update))
         if pending is not None and pending.command == UNMASK:
             await self._submit(update, context, _message(update))

@@ -113,7 +113,7 @@ class TelegramResultSender(ResultSender):
             disable_content_type_detection=True,
         )
 
-    async def send_failure(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str) -> None:
         chat_id = job.chat.chat_id
         await self._send(
             chat_id, lambda: self._bot.send_message(chat_id, text, reply_parameters=_reply_to(job))

@@ -53,6 +53,35 @@ class Face:
 
 
 @dataclass(frozen=True)
+class ReferenceFace:
+    """One accepted selfie of the requesting user: an aligned face crop, its 478 face-mesh landmarks (pixel
+    coordinates of ``image``) and its 128-d identity embedding."""
+
+    image: Image.Image
+    landmarks: np.ndarray = field(compare=False)
+    embedding: np.ndarray = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The requesting user's personal identity, as a job sees it.
+
+    ``name`` is derived from the authenticated platform user id only (``core.identity.owner_slug``); it is
+    also the adapter's name inside a diffusion pipeline. ``adapter`` is the LoRA's safetensors bytes for this
+    worker's base model, or ``None`` when there is none (offline tier, or trained for another base model).
+    """
+
+    name: str
+    token: str  # the rare word that stands for this person in prompts
+    adapter: bytes | None = field(default=None, repr=False, compare=False)
+    references: tuple[ReferenceFace, ...] = field(default=(), compare=False)
+
+    @property
+    def prompt_subject(self) -> str:
+        return f"a photo of {self.token} person"
+
+
+@dataclass(frozen=True)
 class InpaintRequest:
     seed: int = 0
     steps: int = 25
@@ -64,6 +93,9 @@ class InpaintRequest:
     # inpainter (the pipeline maps them through its crop and resizes). Classical backends use them to place
     # skin, lips and nostrils; generative backends may ignore them.
     landmarks: np.ndarray | None = field(default=None, compare=False)
+    # The requesting user's identity: generative backends load its adapter and put its token in the prompt;
+    # the classical backend transplants the lower face of the best-matching reference selfie.
+    identity: Identity | None = field(default=None, compare=False)
 
 
 @runtime_checkable
@@ -172,6 +204,7 @@ class SuitRequest:
     guidance_scale: float = 7.5
     # A picture of the suit to follow (Paint-by-Example on the standard tier; its colour on the offline one).
     exemplar: Image.Image | None = field(default=None, compare=False)
+    identity: Identity | None = field(default=None, compare=False)
 
 
 @runtime_checkable
@@ -185,3 +218,11 @@ class ClothesPainter(Protocol):
     def paint(
         self, image: Image.Image, mask: Image.Image, request: SuitRequest, progress: StepProgress
     ) -> Image.Image: ...
+
+
+# --- identity ---------------------------------------------------------------------------------------------
+@runtime_checkable
+class FaceEmbedder(Protocol):
+    """A 128-d identity embedding of ``face`` in ``image``; euclidean distance below ~0.6 = same person."""
+
+    def embed(self, image: Image.Image, face: Face) -> np.ndarray: ...

@@ -21,6 +21,7 @@ STEPS = (
     "inpainter",
     "portrait_parser",
     "clothes_painter",
+    "face_embedder",
 )
 
 BACKENDS: dict[str, dict[Tier, str]] = {
@@ -59,6 +60,13 @@ BACKENDS: dict[str, dict[Tier, str]] = {
         "offline": "core.backends.offline.suit_painter:build_clothes_painter",
         "standard": "core.backends.standard.suit_painter:build_clothes_painter",
         "tiny": "core.backends.tiny:build_clothes_painter",
+    },
+    # Identity: dlib's face embedding (its weights ship in a pip package) on every tier; it is small, runs on
+    # the CPU, and likeness scores must mean the same thing whichever tier painted the face.
+    "face_embedder": {
+        "offline": "core.backends.offline.face_embedding:build_face_embedder",
+        "standard": "core.backends.offline.face_embedding:build_face_embedder",
+        "tiny": "core.backends.offline.face_embedding:build_face_embedder",
     },
 }
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from core.backends.base import Identity
 from core.pipelines.progress import ProgressCallback
 
 
@@ -20,6 +21,9 @@ class JobInputs:
     options: dict[str, Any] = field(default_factory=dict)
     # Further input images by name (e.g. "exemplar": a picture of the suit to follow).
     extras: dict[str, Image.Image] = field(default_factory=dict)
+    # The requesting user's identity (their adapter and reference selfies), found by the worker from the
+    # job's authenticated user; None when they have none or turned it off.
+    identity: Identity | None = None
 
 
 @dataclass
@@ -31,7 +35,26 @@ class JobOutputs:
     # Print resolution recorded in the files, when the result has a physical size.
     dpi: int | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # Facts for the user besides the images, stored with the job (e.g. {"likeness": 0.42}).
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class JobRunner(Protocol):
     def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs: ...
+
+
+def loaded_identities(*components: object) -> set[str]:
+    """Names of the identity adapters loaded in any of ``components`` (backends without adapters: none)."""
+    names: set[str] = set()
+    for component in components:
+        loaded = getattr(component, "loaded_identities", None)
+        if loaded is not None:
+            names |= set(loaded())
+    return names
+
+
+def unload_identities(*components: object) -> None:
+    for component in components:
+        unload = getattr(component, "unload_identities", None)
+        if unload is not None:
+            unload()

@@ -20,6 +20,7 @@ from core.backends.base import (
     ClothesPainter,
     Face,
     FaceDetector,
+    Identity,
     Point,
     PortraitParser,
     SuitRequest,
@@ -30,7 +31,7 @@ from core.idphoto import body
 from core.idphoto.catalog import SuitOptions
 from core.idphoto.layout import Layout, LayoutLimits, Placement, plan_layout
 from core.idphoto.sheet import print_sheet
-from core.pipelines.jobio import JobInputs, JobOutputs
+from core.pipelines.jobio import JobInputs, JobOutputs, loaded_identities, unload_identities
 from core.pipelines.progress import ProgressCallback, StageTracker
 
 STAGES = {
@@ -104,6 +105,7 @@ class SuitPipeline:
         options: SuitOptions | None = None,
         exemplar: Image.Image | None = None,
         seed: int | None = None,
+        identity: Identity | None = None,
         progress: ProgressCallback | None = None,
     ) -> SuitResult:
         p = self.params
@@ -172,6 +174,7 @@ class SuitPipeline:
                 steps=p.steps,
                 guidance_scale=p.guidance_scale,
                 exemplar=exemplar,
+                identity=identity,
             )
             painted = self._paint(canvas, repaint, request, tracker)
 
@@ -200,11 +203,21 @@ class SuitPipeline:
     def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
         options = SuitOptions.from_params(inputs.options)
         result = self.run(
-            inputs.image, options=options, exemplar=inputs.extras.get("exemplar"), progress=progress
+            inputs.image,
+            options=options,
+            exemplar=inputs.extras.get("exemplar"),
+            identity=inputs.identity,
+            progress=progress,
         )
         return JobOutputs(
             result.image, result.edit_mask, {"sheet": result.sheet}, dpi=options.dpi, timings=result.timings
         )
+
+    def loaded_identities(self) -> set[str]:
+        return loaded_identities(self.painter, getattr(self.painter, "inpainter", None))
+
+    def unload_identities(self) -> None:
+        unload_identities(self.painter, getattr(self.painter, "inpainter", None))
 
     def _one_face(self, image: Image.Image) -> Face:
         p = self.params

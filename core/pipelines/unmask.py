@@ -19,6 +19,8 @@ from core import compositing
 from core.backends.base import (
     Face,
     FaceDetector,
+    FaceEmbedder,
+    Identity,
     Inpainter,
     InpaintRequest,
     MaskClassifier,
@@ -27,7 +29,7 @@ from core.backends.base import (
 )
 from core.config import ModelSettings
 from core.errors import UserError
-from core.pipelines.jobio import JobInputs, JobOutputs
+from core.pipelines.jobio import JobInputs, JobOutputs, loaded_identities, unload_identities
 from core.pipelines.progress import ProgressCallback, StageTracker
 
 # Each stage's share of the progress bar, in run order. Inpainting dominates on every tier.
@@ -38,6 +40,7 @@ STAGES = {
     "upscale": 0.05,
     "inpaint": 0.75,
     "composite": 0.05,
+    "likeness": 0.0,
 }
 
 
@@ -52,11 +55,15 @@ class UnmaskParams:
     crop_margin: float = 0.2
     # Mask dilation, which is also the feather width, as a fraction of the face's shorter side.
     dilate_fraction: float = 0.05
+    # Best-of-N: with the user's reference selfies, paint this many candidates (seeds seed, seed+1, ...) and
+    # keep the one whose face is closest to them.
+    candidates: int = 1
     request: InpaintRequest = field(default_factory=InpaintRequest)
 
     @classmethod
-    def from_models(cls, models: ModelSettings) -> UnmaskParams:
+    def from_models(cls, models: ModelSettings, candidates: int = 1) -> UnmaskParams:
         return cls(
+            candidates=max(1, candidates),
             min_face_px=models.min_face_px,
             upscale_below_px=models.upscale_below_px,
             detection_threshold=models.detection_threshold,
@@ -88,6 +95,9 @@ class UnmaskResult:
     faces: list[UnmaskedFace]
     # Seconds per stage key.
     timings: dict[str, float]
+    # Identity distance of the result's faces to the user's reference selfies (lower = more alike); None
+    # without references.
+    likeness: float | None = None
 
 
 @dataclass
@@ -115,6 +125,7 @@ class UnmaskPipeline:
         upscaler: Upscaler,
         inpainter: Inpainter,
         params: UnmaskParams | None = None,
+        embedder: FaceEmbedder | None = None,
     ) -> None:
         self.detector = detector
         self.mask_classifier = mask_classifier
@@ -122,12 +133,14 @@ class UnmaskPipeline:
         self.upscaler = upscaler
         self.inpainter = inpainter
         self.params = params or UnmaskParams()
+        self.embedder = embedder
 
     def run(
         self,
         image: Image.Image,
         *,
         request: InpaintRequest | None = None,
+        identity: Identity | None = None,
         progress: ProgressCallback | None = None,
     ) -> UnmaskResult:
         p = self.params
@@ -136,7 +149,9 @@ class UnmaskPipeline:
         # 1. Check inputs
         if image.mode != "RGB":
             raise ValueError(f"expected an RGB image, got mode {image.mode}")
-        request = request or p.request
+        request = dataclasses.replace(request or p.request, identity=identity)
+        scored = identity is not None and bool(identity.references) and self.embedder is not None
+        candidates = p.candidates if scored else 1
 
         # 2. Detect faces
         with tracker.stage("detect"):
@@ -185,37 +200,70 @@ class UnmaskPipeline:
                     item.landmarks = None if item.landmarks is None else item.landmarks * factor
                     item.upscale = factor
 
-        # 6. Inpaint
-        with tracker.stage("inpaint"):
-            for index, item in enumerate(work):
-                item.painted = self._inpaint(item, request, tracker.steps("inpaint", index, len(work)))
+        best: tuple[float, Image.Image, np.ndarray] | None = None
+        for candidate in range(candidates):
+            seeded = dataclasses.replace(request, seed=request.seed + candidate)
 
-        # 7. Composite
-        with tracker.stage("composite"):
-            result, edit_mask = image, np.zeros((image.height, image.width), bool)
-            for item in work:
-                assert item.painted is not None
-                pasted = compositing.paste_back(
-                    result,
-                    item.painted,
-                    item.crop.box,
-                    item.crop.mask,
-                    feather_px=item.crop.dilate_px,
-                    ring_px=2 * item.crop.dilate_px + 2,
-                )
-                result = pasted.image
-                edit_mask |= np.asarray(pasted.edit_mask) > 0
+            # 6. Inpaint
+            with tracker.stage("inpaint"):
+                for index, item in enumerate(work):
+                    steps = tracker.steps("inpaint", candidate * len(work) + index, candidates * len(work))
+                    item.painted = self._inpaint(item, seeded, steps)
+
+            # 7. Composite
+            with tracker.stage("composite"):
+                result, edit_mask = self._composite(image, work)
+
+            # 8. Score the likeness to the user's selfies; keep the closest candidate
+            with tracker.stage("likeness"):
+                distance = self._likeness(result, [w.face for w in work], identity) if scored else math.nan
+            if best is None or distance < best[0]:
+                best = (distance, result, edit_mask)
+        assert best is not None
+        distance, result, edit_mask = best
         tracker.finish()
         return UnmaskResult(
             image=result,
             edit_mask=Image.fromarray(np.where(edit_mask, 255, 0).astype(np.uint8), "L"),
             faces=[UnmaskedFace(w.face, w.probability, w.upscale) for w in work],
             timings=tracker.timings,
+            likeness=None if math.isnan(distance) else distance,
         )
 
     def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
-        result = self.run(inputs.image, progress=progress)
-        return JobOutputs(result.image, result.edit_mask, timings=result.timings)
+        result = self.run(inputs.image, identity=inputs.identity, progress=progress)
+        info = {} if result.likeness is None else {"likeness": round(result.likeness, 3)}
+        return JobOutputs(result.image, result.edit_mask, timings=result.timings, info=info)
+
+    def loaded_identities(self) -> set[str]:
+        return loaded_identities(self.inpainter)
+
+    def unload_identities(self) -> None:
+        unload_identities(self.inpainter)
+
+    def _composite(self, image: Image.Image, work: list[_FaceWork]) -> tuple[Image.Image, np.ndarray]:
+        result, edit_mask = image, np.zeros((image.height, image.width), bool)
+        for item in work:
+            assert item.painted is not None
+            pasted = compositing.paste_back(
+                result,
+                item.painted,
+                item.crop.box,
+                item.crop.mask,
+                feather_px=item.crop.dilate_px,
+                ring_px=2 * item.crop.dilate_px + 2,
+            )
+            result = pasted.image
+            edit_mask |= np.asarray(pasted.edit_mask) > 0
+        return result, edit_mask
+
+    def _likeness(self, result: Image.Image, faces: list[Face], identity: Identity | None) -> float:
+        """Mean identity distance of the repainted faces to the user's reference selfies."""
+        from core.backends.offline.face_embedding import identity_distance
+
+        assert self.embedder is not None and identity is not None
+        references = [reference.embedding for reference in identity.references]
+        return float(np.mean([identity_distance(self.embedder.embed(result, f), references) for f in faces]))
 
     def _inpaint(
         self, item: _FaceWork, request: InpaintRequest, steps: Callable[[float], None]
@@ -240,8 +288,9 @@ def _box_tuple(face: Face) -> tuple[float, float, float, float]:
     return (face.box.x0, face.box.y0, face.box.x1, face.box.y1)
 
 
-def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
-    """The pipeline for ``models.tier``, with every component built (weights loaded) once."""
+def build_unmask_pipeline(models: ModelSettings, candidates: int = 1) -> UnmaskPipeline:
+    """The pipeline for ``models.tier``, with every component built (weights loaded) once. ``candidates``:
+    best-of-N for users with reference selfies."""
     from core.backends import registry
 
     return UnmaskPipeline(
@@ -250,5 +299,6 @@ def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
         segmenter=registry.build("segmenter", models),
         upscaler=registry.build("upscaler", models),
         inpainter=registry.shared("inpainter", models),
-        params=UnmaskParams.from_models(models),
+        params=UnmaskParams.from_models(models, candidates),
+        embedder=registry.shared("face_embedder", models),
     )

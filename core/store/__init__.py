@@ -1,5 +1,6 @@
 """The job database: SQLAlchemy models, Alembic migrations and the ``JobStore`` repository."""
 
+from core.store.identity_records import ForgottenRows, IdentityModelView, SelfieView, UserPrefs
 from core.store.jobstore import Attempt, AttemptAction, JobStore, NewJob
 from core.store.migrate import migrate
 from core.store.queries import JobNotFound, StaleJob
@@ -9,10 +10,14 @@ __all__ = [
     "Attempt",
     "AttemptAction",
     "DeliveryView",
+    "ForgottenRows",
+    "IdentityModelView",
     "JobNotFound",
     "JobStore",
     "NewJob",
     "Pending",
+    "SelfieView",
     "StaleJob",
+    "UserPrefs",
     "migrate",
 ]

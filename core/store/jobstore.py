@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.ports import ChatRef, JobState, JobView
 from core.store.engine import make_engine
+from core.store.identity_records import IdentityRecords
 from core.store.migrate import sqlite_path
 from core.store.models import Job, job_view, utcnow
 from core.store.queries import ACTIVE_STATES, JobQueries
@@ -62,7 +63,7 @@ class NewJob:
     reply_to_message_id: str | None = None
 
 
-class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords):
+class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, IdentityRecords):
     """Repository over the job database (SQLite or PostgreSQL). Thread-safe; create one per process (after
     ``fork``: connections must not cross into a child)."""
 
@@ -191,14 +192,22 @@ class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords):
             lease_expires_at=utcnow() + timedelta(seconds=lease_s),
         )
 
-    def mark_done(self, job_id: str, result_key: str, mask_key: str | None) -> bool:
-        """``running -> done``; ``True`` for exactly one caller."""
+    def mark_done(
+        self,
+        job_id: str,
+        result_key: str | None,
+        mask_key: str | None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        """``running -> done``; ``True`` for exactly one caller. ``result``: what the job reports besides its
+        images (see ``JobView.result``)."""
         return self._update(
             job_id,
             ("running",),
             state="done",
             result_key=result_key,
             mask_key=mask_key,
+            result=result or {},
             progress=1.0,
             finished_at=utcnow(),
             lease_owner=None,

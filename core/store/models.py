@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -65,8 +66,68 @@ class User(Base):
     platform: Mapped[str] = mapped_column(String(32))
     platform_user_id: Mapped[str] = mapped_column(String(64))
     lang: Mapped[str] = mapped_column(String(8), default="en")
+    # Whether /unmask and /suit use the user's identity model; whether raw selfies outlive their training.
+    use_identity: Mapped[bool] = mapped_column(Boolean, default=True)
+    keep_selfies: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Consent(Base):
+    """A user agreed to a version of the /train consent text, at a time. Nothing of theirs is stored for
+    training before such a row exists."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_user", "platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64))
+    text_version: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Selfie(Base):
+    """An accepted training selfie: its aligned face crop (and, until training, the raw photo) in the blob
+    store, with what the checks measured."""
+
+    __tablename__ = "selfies"
+    __table_args__ = (Index("ix_selfies_user", "platform", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the id of the job that checked it
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64))
+    aligned_key: Mapped[str] = mapped_column(String(255))
+    raw_key: Mapped[str | None] = mapped_column(String(255))
+    # 128-d identity embedding and the 478 face-mesh points of the aligned crop, JSON lists.
+    embedding: Mapped[list[float]] = mapped_column(JSON)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    face_px: Mapped[int] = mapped_column(Integer)
+    sharpness: Mapped[float] = mapped_column(Float)
+    # 64-bit difference hash of the aligned crop, 16 hex digits (duplicate detection).
+    dhash: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdentityModel(Base):
+    """A user's trained identity adapter for one base model (one row per user and base model)."""
+
+    __tablename__ = "identity_models"
+    __table_args__ = (
+        UniqueConstraint("platform", "user_id", "base_model", name="uq_identity_models_user_base"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64))
+    base_model: Mapped[str] = mapped_column(String(255))
+    # None where the tier has no diffusion model (offline): the reference selfies are the identity.
+    adapter_key: Mapped[str | None] = mapped_column(String(255))
+    token: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(32))
+    selfies: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Job(Base):
@@ -109,6 +170,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What a finished job reports besides its images (a text result, a likeness score), JSON.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Delivery(Base):
@@ -170,5 +233,7 @@ def job_view(row: Row[Any]) -> JobView:
         status_message_id=row.status_message_id,
         reply_to_message_id=row.reply_to_message_id,
         created_at=row.created_at,
+        started_at=row.started_at,
         finished_at=row.finished_at,
+        result=dict(row.result or {}),
     )

@@ -223,6 +223,20 @@ class PendingCommands:
             return None
         return Pending(str(row.command), dict(row.params or {}))
 
+    def peek_command(self, platform: str, chat_id: str, user_id: str) -> Pending | None:
+        """The pending command if one is there and not expired, left in place."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(_pending.c.command, _pending.c.params, _pending.c.expires_at).where(
+                    _pending.c.platform == platform,
+                    _pending.c.chat_id == chat_id,
+                    _pending.c.user_id == user_id,
+                )
+            ).first()
+        if row is None or row.expires_at <= utcnow():
+            return None
+        return Pending(str(row.command), dict(row.params or {}))
+
     def update_pending_params(
         self, platform: str, chat_id: str, user_id: str, command: str, changes: dict[str, Any]
     ) -> dict[str, Any] | None:

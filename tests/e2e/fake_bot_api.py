@@ -144,11 +144,15 @@ class FakeBotAPI:
         caption: str | None = None,
         lang: str = "en",
         declared_size: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
+        """A photo message; photos sharing a ``media_group_id`` are one album, as Telegram sends it (one
+        message, and one update, per photo)."""
         sizes = shapes.photo_sizes(
             data, lambda part, size: self.add_file(part, declared_size=size), declared_size
         )
-        return self.user_message(chat_id, lang=lang, photo=sizes, **_caption(caption))
+        album = {} if media_group_id is None else {"media_group_id": media_group_id}
+        return self.user_message(chat_id, lang=lang, photo=sizes, **_caption(caption), **album)
 
     def document_message(
         self,

@@ -43,7 +43,7 @@ from jobs.worker import run_worker
 settings = Settings()
 configure_logging(settings.log_level)
 {register}
-run_worker(settings, ["gpu"], concurrency=1)
+run_worker(settings, {queues!r}, concurrency=1)
 """
 NOOP_REGISTRATION = """
 from jobs.runtime import register_pipeline
@@ -110,8 +110,11 @@ def start_bot(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     return start(BOT_CODE, env, log_path)
 
 
-def start_worker(env: dict[str, str], log_path: Path, *, noop: bool = False) -> subprocess.Popen[bytes]:
-    return start(WORKER_CODE.format(register=NOOP_REGISTRATION if noop else ""), env, log_path)
+def start_worker(
+    env: dict[str, str], log_path: Path, *, noop: bool = False, queues: tuple[str, ...] = ("gpu",)
+) -> subprocess.Popen[bytes]:
+    code = WORKER_CODE.format(register=NOOP_REGISTRATION if noop else "", queues=list(queues))
+    return start(code, env, log_path)
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> int:

@@ -100,7 +100,7 @@ class RecordingSender:
         with self.lock:
             self.results.append(job.id)
 
-    async def send_failure(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str) -> None:
         with self.lock:
             self.failures.append((job.id, text))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from core.config import Settings, WorkerSettings
 from core.events import default_channel, redis_db
@@ -32,13 +33,21 @@ def test_the_app_acks_late_requeues_on_worker_loss_and_prefetches_one(tmp_path: 
 def test_tasks_get_their_queues_time_limits(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/4")
     settings.worker.gpu_time_limit_s = 200
+    settings.worker.cpu_time_limit_s = 60
+    settings.worker.train_time_limit_s = 3000
     app = create_app(settings)
     register_tasks(app, settings)
-    for kind in QUEUE_OF_KIND:  # every kind a front end can enqueue has its task
+    limits = {"gpu": 200, "cpu": 60, "train": 3000}
+    for kind, queue in QUEUE_OF_KIND.items():  # every kind a front end can enqueue has its task
         task = app.tasks[f"atelier.{kind}"]
-        assert task.time_limit == 200 and task.soft_time_limit == soft_time_limit(200) == 180
+        assert task.time_limit == limits[queue] and task.soft_time_limit == soft_time_limit(limits[queue])
         assert task.acks_late and task.reject_on_worker_lost
-    assert {"atelier.unmask", "atelier.suit"} <= set(app.tasks)
+    assert {"atelier.unmask", "atelier.suit", "atelier.selfie", "atelier.train"} <= set(app.tasks)
+    assert conf_route(app, "atelier.train") == "train" and conf_route(app, "atelier.selfie") == "cpu"
+
+
+def conf_route(app: Celery, task: str) -> str:
+    return str(app.conf.task_routes[task]["queue"])
 
 
 def test_time_limits_must_stay_below_the_visibility_timeout() -> None:

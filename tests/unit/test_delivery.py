@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from core.delivery import Attachment, Deliverer, Undeliverable, failure_text
 from core.messages import t
 from core.ports import ChatRef, JobView
 from core.store import AttemptAction, JobStore, NewJob, migrate
-from core.store.models import Delivery
+from core.store.models import Delivery, Job
 
 EN = ChatRef(platform="telegram", user_id="1", chat_id="10", lang="en")
 KO = ChatRef(platform="telegram", user_id="2", chat_id="20", lang="ko")
@@ -48,7 +48,7 @@ class RecordingSender:
             raise self.fail_with
         self.results.append((job.id, result_png, caption))
 
-    async def send_failure(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str) -> None:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with
@@ -316,3 +316,58 @@ def test_run_delivers_the_backlog_first_then_follows_events(store: JobStore, blo
 
     assert asyncio.run(scenario()) < 1.0
     assert len(sender.results) == 2
+
+
+def kind_job(store: JobStore, kind: str, chat: ChatRef = EN, params: dict | None = None) -> str:
+    job_id = uuid.uuid4().hex
+    store.create_job(NewJob(id=job_id, kind=kind, queue="cpu", chat=chat, input_key="", params=params or {}))
+    assert store.start_attempt(job_id, 3, owner="w").action is AttemptAction.RUN
+    return job_id
+
+
+def test_a_job_whose_result_is_a_sentence_is_answered_with_it(store: JobStore, blobs: LocalBlobStore) -> None:
+    accepted = kind_job(store, "selfie", KO)
+    store.mark_done(
+        accepted,
+        None,
+        None,
+        {"notice": {"key": "train.selfie_ok", "params": {"count": 2, "min": 5, "max": 20}}},
+    )
+    rejected = kind_job(store, "selfie")
+    store.mark_failed(rejected, "train.selfie.several_faces", {"count": 2})
+    sender = RecordingSender()
+    assert asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver_pending()) == 2
+    assert dict(sender.failures) == {
+        accepted: t("train.selfie_ok", "ko", count=2, min=5, max=20),
+        rejected: "Not used: I found 2 faces; please send selfies of you alone.",
+    }
+    assert sender.results == []
+
+
+def test_training_progress_names_the_step_and_the_time_left(store: JobStore) -> None:
+    from core.delivery import progress_text
+
+    job_id = kind_job(store, "train", params={"options": {"steps": 800}})
+    store.report_progress(job_id, "w", "train", 0.25, lease_s=60)
+    with store.engine.begin() as conn:  # started two minutes ago
+        conn.execute(
+            update(Job.__table__)  # type: ignore[arg-type]
+            .where(Job.id == job_id)
+            .values(started_at=datetime.now(UTC) - timedelta(minutes=2))
+        )
+    text = progress_text(store.get(job_id))
+    assert text == "Training your model: step 200 of 800, about 6 min left. /cancel stops it."
+
+
+def test_a_result_made_with_the_users_identity_reports_its_likeness(
+    store: JobStore, blobs: LocalBlobStore
+) -> None:
+    from core.delivery import result_caption
+
+    job_id = running_job(store)
+    blobs.put(f"results/{job_id}.png", b"png")
+    store.mark_done(job_id, f"results/{job_id}.png", None, {"likeness": 0.4123})
+    caption = result_caption(store.get(job_id))
+    assert caption.endswith(
+        "Likeness to your selfies: face distance 0.41 (below 0.6 usually means the same person)."
+    )

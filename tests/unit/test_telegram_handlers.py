@@ -96,7 +96,17 @@ def test_the_command_menu_is_set_in_english_and_korean(
     api: FakeBotAPI, settings: Settings, studio: Studio
 ) -> None:
     run(studio, settings)
-    assert {c["command"] for c in api.commands[""]} == {"start", "help", "unmask", "suit"}
+    assert {c["command"] for c in api.commands[""]} == {
+        "start",
+        "help",
+        "unmask",
+        "suit",
+        "train",
+        "done",
+        "cancel",
+        "settings",
+        "forget",
+    }
     assert "마스크" in next(c["description"] for c in api.commands["ko"] if c["command"] == "unmask")
 
 

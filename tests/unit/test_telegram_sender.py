@@ -110,7 +110,7 @@ def test_b2_a_429_is_waited_out_without_holding_up_other_chats(api: FakeBotAPI) 
 
         async def to_bob() -> float:
             await asyncio.sleep(0.1)  # Alice is already waiting out her flood control
-            await sender.send_failure(job_in(BOB, state=JobState.FAILED), "Sorry.")
+            await sender.send_text(job_in(BOB, state=JobState.FAILED), "Sorry.")
             return time.monotonic() - started
 
         alice, bob = await asyncio.gather(to_alice(), to_bob())
@@ -133,7 +133,7 @@ def test_b2_flood_control_that_does_not_end_gives_up_after_a_few_attempts(
     monkeypatch.setattr(sender_module, "MAX_RETRY_WAIT_S", 0.05)
     api.fail("sendMessage", code=429, retry_after=30, times=100)
     with pytest.raises(RetryAfter):
-        with_sender(api, lambda sender: sender.send_failure(job_in(ALICE, state=JobState.FAILED), "x"))
+        with_sender(api, lambda sender: sender.send_text(job_in(ALICE, state=JobState.FAILED), "x"))
     assert api.count_calls("sendMessage") == sender_module.MAX_SEND_ATTEMPTS
 
 
@@ -141,9 +141,9 @@ def test_the_per_chat_limiter_spaces_a_burst_but_not_other_chats(api: FakeBotAPI
     async def scenario(sender: TelegramResultSender) -> tuple[float, float]:
         started = time.monotonic()
         failed = job_in(ALICE, state=JobState.FAILED)
-        await asyncio.gather(*(sender.send_failure(failed, f"m{i}") for i in range(4)))
+        await asyncio.gather(*(sender.send_text(failed, f"m{i}") for i in range(4)))
         alice = time.monotonic() - started
-        await sender.send_failure(job_in(BOB, state=JobState.FAILED), "hello")
+        await sender.send_text(job_in(BOB, state=JobState.FAILED), "hello")
         return alice, time.monotonic() - started - alice
 
     alice_s, bob_s = with_sender(api, scenario, ChatRateLimiter(per_second=5, burst=2))
@@ -158,7 +158,7 @@ def test_b4_a_blocked_user_raises_undeliverable(api: FakeBotAPI) -> None:
         with_sender(api, lambda sender: sender.send_result(job_in(ALICE), png(64, 64), "x"))
     api.fail("sendMessage", code=400, description="Bad Request: chat not found", chat_id=BOB)
     with pytest.raises(Undeliverable, match="(?i)chat not found"):
-        with_sender(api, lambda sender: sender.send_failure(job_in(BOB, state=JobState.FAILED), "x"))
+        with_sender(api, lambda sender: sender.send_text(job_in(BOB, state=JobState.FAILED), "x"))
 
 
 def test_b4_the_deliverer_marks_a_blocked_users_job_undeliverable_and_stops(

@@ -9,6 +9,9 @@ masks overhang onto the neck or the background, the plain Telea continuation of 
 When landmarks come with the request, faint nostrils, lips and a mouth line are shaded in from the face
 geometry, so the result reads as a face rather than a blank. It works on a reduced copy of the hole (the
 fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
+
+With a user's identity (reference selfies) and landmarks, the face part of the hole is then replaced by the
+user's own lower face (``face_transplant``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
 from core.backends.offline import face_regions as fr
-from core.backends.offline import shading, skin
+from core.backends.offline import face_transplant, shading, skin
 from core.config import ModelSettings
 
 # The fill is computed with the hole's longer side scaled down to at most this many pixels.
@@ -44,6 +47,24 @@ class ClassicalInpainter:
     resolution: ClassVar[int | None] = None
 
     def inpaint(
+        self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
+    ) -> Image.Image:
+        identity = request.identity
+        if identity is None or not identity.references or request.landmarks is None:
+            return self._fill(image, mask, request, progress)
+        # The user's own lower face from a reference selfie, over the classical fill (which stays below
+        # the jaw, and everywhere when no reference is posed like this face).
+        base = self._fill(image, mask, request, lambda fraction: progress(0.7 * fraction))
+        reference = face_transplant.choose_reference(request.landmarks, identity.references)
+        result = (
+            base
+            if reference is None
+            else face_transplant.transplant(image, mask, request.landmarks, reference, base)
+        )
+        progress(1.0)
+        return result
+
+    def _fill(
         self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
     ) -> Image.Image:
         import cv2

@@ -8,6 +8,10 @@
 - Safety checker: off by default (``ModelSettings.safety_checker``). The pipeline only ever paints the lower
   half of a face crop; the checker then mostly sees skin close-ups, flags some of them, and silently returns
   a black square. When switched on, a flagged result raises ``UserError("unmask.unsafe_result")`` instead.
+- Identity: a request with an identity that has an adapter runs with exactly that LoRA loaded (see
+  ``identity_lora.use_identity``; unloaded again after the run) and "a photo of <token> person, " before its
+  prompt. The pipeline is shared by every user of the worker; ``pipeline`` exposes it so the training
+  worker can reuse the warm components instead of loading a second copy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
+from core.backends.standard.identity_lora import loaded_identities, unload_identities, use_identity
 from core.backends.standard.weights import WeightsRef, first_existing
 from core.config import ModelSettings
 from core.errors import UserError
@@ -43,6 +48,17 @@ class StableDiffusionInpainter:
         # The VAE works on multiples of 8 pixels (2 ** number of down blocks, in general).
         self._multiple = int(pipe.vae_scale_factor)
 
+    @property
+    def pipeline(self) -> Any:
+        """The warm diffusers pipeline (read-only: for reusing its components, e.g. in training)."""
+        return self._pipe
+
+    def loaded_identities(self) -> set[str]:
+        return loaded_identities(self._pipe)
+
+    def unload_identities(self) -> None:
+        unload_identities(self._pipe)
+
     def inpaint(
         self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
     ) -> Image.Image:
@@ -57,9 +73,11 @@ class StableDiffusionInpainter:
             progress(min(1.0, (step + 1) / max(1, pipe.num_timesteps)))
             return callback_kwargs
 
-        with torch.inference_mode():
+        identity = request.identity if request.identity and request.identity.adapter else None
+        prompt = ", ".join(p for p in (identity.prompt_subject if identity else "", request.prompt) if p)
+        with use_identity(self._pipe, identity), torch.inference_mode():
             out = self._pipe(
-                prompt=request.prompt,
+                prompt=prompt,
                 negative_prompt=request.negative_prompt or None,
                 image=work_image,
                 mask_image=work_mask,

@@ -44,10 +44,16 @@ class DiffusionClothesPainter:
             strength=1.0,
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
+            identity=request.identity,
         )
         if request.exemplar is None:
             return self._inpainter.inpaint(image, mask, inpaint, progress)
         return self.exemplar_inpainter().inpaint(image, mask, request.exemplar, inpaint, progress)
+
+    @property
+    def inpainter(self) -> Inpainter:
+        """The SD inpainter (shared with /unmask): where identity adapters are loaded."""
+        return self._inpainter
 
     def exemplar_inpainter(self) -> PaintByExampleInpainter:
         """The Paint-by-Example model, loaded on first use."""
