@@ -31,7 +31,6 @@ from core.ports import BlobStore
 if TYPE_CHECKING:
     import torch
 
-INSTANCE_PROMPT = "a photo of {token} person"
 CLASS_PROMPT = "a photo of a person"
 # How often each mask kind is drawn: lower face, random box, whole crop.
 MASK_KINDS = (0.6, 0.3, 0.1)

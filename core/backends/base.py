@@ -62,6 +62,10 @@ class ReferenceFace:
     embedding: np.ndarray = field(compare=False)
 
 
+# What a user's token stands for, in training captions and in prompts at inference alike.
+INSTANCE_PROMPT = "a photo of {token} person"
+
+
 @dataclass(frozen=True)
 class Identity:
     """The requesting user's personal identity, as a job sees it.
@@ -78,7 +82,7 @@ class Identity:
 
     @property
     def prompt_subject(self) -> str:
-        return f"a photo of {self.token} person"
+        return INSTANCE_PROMPT.format(token=self.token)
 
 
 @dataclass(frozen=True)
