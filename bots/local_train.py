@@ -70,19 +70,23 @@ def _train(
 ) -> bytes:
     from core.backends import registry
     from dreambooth.checkpoints import MemoryCheckpointStore
-    from dreambooth.training import LoraTrainConfig, train_identity
+    from dreambooth.training import train_on_inpainter
 
-    inpainter = registry.shared("inpainter", settings.models)
-    config = LoraTrainConfig.from_settings(settings.train, resolution=type(inpainter).resolution)
     with Progress(
         TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
     ) as bar:
-        task = bar.add_task("train", total=config.steps)
+        task = bar.add_task("train", total=settings.train.steps)
 
         def on_step(step: int, total: int, loss: float) -> None:
             bar.update(task, completed=step, total=total)
 
-        result = train_identity(
-            inpainter.pipeline, images, landmarks, token, config, MemoryCheckpointStore(), on_step
+        result, _ = train_on_inpainter(
+            registry.shared("inpainter", settings.models),
+            images,
+            landmarks,
+            token,
+            settings.train,
+            MemoryCheckpointStore(),
+            on_step,
         )
     return result.adapter

@@ -18,10 +18,15 @@ touches blob files directly.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
 from pathlib import Path
+
+from PIL import Image
+
+from core.ports import BlobStore
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_KEY_LENGTH = 512
@@ -108,6 +113,13 @@ class LocalBlobStore:
             if not any(folder.iterdir()):
                 folder.rmdir()
         return len(keys)
+
+
+def read_rgb(blobs: BlobStore, key: str) -> Image.Image:
+    """A stored image (inputs, results, selfie crops are PNGs written by us), decoded to RGB."""
+    image = Image.open(io.BytesIO(blobs.get(key)))
+    image.load()
+    return image.convert("RGB")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -213,17 +213,12 @@ class IdentityDesk:
         rows = self.store.forget_user(chat.platform, chat.user_id)
         self._discard([job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)])
         slug = identity.owner_slug(chat.platform, chat.user_id)
-        files = 0
-        for job in rows.jobs:
-            for key in self.blob_keys(job):
-                if self.blobs.exists(key):
-                    self.blobs.delete(key)
-                    files += 1
-        for selfie in rows.selfies:
-            for key in filter(None, (selfie.aligned_key, selfie.raw_key)):
-                if self.blobs.exists(key):
-                    self.blobs.delete(key)
-                    files += 1
+        keys = {key for job in rows.jobs for key in self.blob_keys(job)}
+        keys |= {key for s in rows.selfies for key in (s.aligned_key, s.raw_key) if key}
+        present = [key for key in keys if self.blobs.exists(key)]
+        for key in present:
+            self.blobs.delete(key)
+        files = len(present)
         for prefix in (
             identity.selfie_prefix(slug),
             identity.identity_prefix(slug),

@@ -86,6 +86,35 @@ class TrainResult:
     resumed_from: int  # the checkpoint step this run started from (0: from scratch)
 
 
+def train_on_inpainter(
+    inpainter: Any,
+    images: Sequence[Image.Image],
+    landmarks: Sequence[np.ndarray | None],
+    token: str,
+    train: TrainSettings,
+    checkpoints: CheckpointStore,
+    progress: TrainProgress,
+    *,
+    blobs: BlobStore | None = None,
+    base_model: str | None = None,
+) -> tuple[TrainResult, LoraTrainConfig]:
+    """``train_identity`` on a warm ``StableDiffusionInpainter``'s own pipeline (no second copy of the
+    weights), at the resolution it paints at (512 on the standard tier, 64 on the tiny one)."""
+    config = LoraTrainConfig.from_settings(train, resolution=type(inpainter).resolution)
+    result = train_identity(
+        inpainter.pipeline,
+        images,
+        landmarks,
+        token,
+        config,
+        checkpoints,
+        progress,
+        blobs=blobs,
+        base_model=base_model,
+    )
+    return result, config
+
+
 def train_identity(
     components: Any,
     images: Sequence[Image.Image],

@@ -9,15 +9,13 @@ selfies, which are looked up under that user.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from core import identity
 from core.backends.base import Identity, ReferenceFace
+from core.blobs import read_rgb
 from core.config import ModelSettings, TrainSettings
 from core.errors import UserError
 from core.intake import encode_png
@@ -53,7 +51,7 @@ def check_selfie(ctx: WorkerContext, job: JobView, progress: ProgressReporter) -
     platform, user_id = job.chat.platform, job.chat.user_id
     slug, train = identity.owner_slug(platform, user_id), ctx.settings.train
     progress("check", 0.05)
-    image = load_rgb(ctx, job.input_key)
+    image = read_rgb(ctx.blobs, job.input_key)
     accepted = [s for s in ctx.store.selfies(platform, user_id) if s.id != job.id]
     try:
         with _checker_lock:  # one check at a time per process: the face models keep state between calls
@@ -138,24 +136,20 @@ def _train_adapter(
 ) -> tuple[bytes, int]:
     from core.backends import registry
     from dreambooth.checkpoints import BlobCheckpointStore
-    from dreambooth.training import LoraTrainConfig, train_identity
+    from dreambooth.training import train_on_inpainter
 
     settings = ctx.settings
     slug = identity.owner_slug(job.chat.platform, job.chat.user_id)
-    inpainter = registry.shared("inpainter", settings.models)
-    # Train at the resolution the warm pipeline paints at (512 on the standard tier, 64 on the tiny one).
-    config = LoraTrainConfig.from_settings(settings.train, resolution=type(inpainter).resolution)
-    images = [load_rgb(ctx, s.aligned_key) for s in selfies]
 
     def on_step(step: int, total: int, loss: float) -> None:
         progress("train", step / max(1, total))
 
-    result = train_identity(
-        inpainter.pipeline,
-        images,
+    result, config = train_on_inpainter(
+        registry.shared("inpainter", settings.models),
+        [read_rgb(ctx.blobs, s.aligned_key) for s in selfies],
         [s.landmarks for s in selfies],
         token,
-        config,
+        settings.train,
         BlobCheckpointStore(ctx.blobs, identity.checkpoint_prefix(slug, job.id)),
         on_step,
         blobs=ctx.blobs,
@@ -189,24 +183,17 @@ def load_identity(
     selfies = store.selfies(platform, user_id)
     if model is None and (models.tier != "offline" or not selfies):
         return None
+    # Only the offline tier paints from the selfies themselves; the others need their embeddings (likeness),
+    # so they skip decoding up to 20 crops per job.
+    with_images = models.tier == "offline"
     references = tuple(
-        ReferenceFace(_load_blob_rgb(blobs, s.aligned_key), s.landmarks, s.embedding)
+        ReferenceFace(read_rgb(blobs, s.aligned_key) if with_images else None, s.landmarks, s.embedding)
         for s in selfies
-        if blobs.exists(s.aligned_key)
+        if not with_images or blobs.exists(s.aligned_key)
     )
     adapter = blobs.get(model.adapter_key) if model is not None and model.adapter_key else None
     token = model.token if model is not None else identity.identity_token(slug)
     return Identity(name=slug, token=token, adapter=adapter, references=references)
-
-
-def load_rgb(ctx: WorkerContext, key: str) -> Image.Image:
-    return _load_blob_rgb(ctx.blobs, key)
-
-
-def _load_blob_rgb(blobs: BlobStore, key: str) -> Image.Image:
-    image = Image.open(io.BytesIO(blobs.get(key)))
-    image.load()
-    return image.convert("RGB")
 
 
 def _notice(key: str, **params: Any) -> Notice:

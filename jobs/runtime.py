@@ -16,7 +16,6 @@ in the worker's main process before the pool starts; children inherit it).
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
@@ -32,7 +31,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
 from core.backends.base import Identity
-from core.blobs import LocalBlobStore
+from core.blobs import LocalBlobStore, read_rgb
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
@@ -251,12 +250,8 @@ def execute(job_id: str) -> Outcome:
             log.exception("job %s failed (error id %s)", job_id, error_id)
             _fail(ctx, job_id, "error.internal", {"error_id": error_id}, error_id=error_id)
             return Outcome(AttemptAction.RUN)
-    done = (
-        ctx.store.mark_done(job_id, None, None, result)
-        if notice_task is not None
-        else ctx.store.mark_done(job_id, rkey, mkey, result)
-    )
-    if done:
+    written, written_mask = (None, None) if notice_task is not None else (rkey, mkey)
+    if ctx.store.mark_done(job_id, written, written_mask, result):
         log.info("job %s done", job_id)
         ctx.events.publish(job_id, "done")
     return Outcome(AttemptAction.RUN)
@@ -286,9 +281,9 @@ def _run_pipeline(
             len(user_identity.references),
         )
     inputs = JobInputs(
-        image=_load_rgb(ctx, job.input_key),
+        image=read_rgb(ctx.blobs, job.input_key),
         options=dict(job.params.get("options") or {}),
-        extras={name: _load_rgb(ctx, key) for name, key in (job.params.get("inputs") or {}).items()},
+        extras={name: read_rgb(ctx.blobs, key) for name, key in (job.params.get("inputs") or {}).items()},
         identity=user_identity,
     )
     result = runner.run_job(inputs, progress)
@@ -314,12 +309,6 @@ def _check_no_foreign_identity(runner: JobRunner, user_identity: Identity | None
     if foreign:
         runner.unload_identities()  # type: ignore[attr-defined]
         raise RuntimeError(f"{len(foreign)} foreign identity adapter(s) were active at job start; unloaded")
-
-
-def _load_rgb(ctx: WorkerContext, key: str) -> Image.Image:
-    image = Image.open(io.BytesIO(ctx.blobs.get(key)))
-    image.load()
-    return image.convert("RGB")
 
 
 def _fail(

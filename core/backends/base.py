@@ -55,9 +55,10 @@ class Face:
 @dataclass(frozen=True)
 class ReferenceFace:
     """One accepted selfie of the requesting user: an aligned face crop, its 478 face-mesh landmarks (pixel
-    coordinates of ``image``) and its 128-d identity embedding."""
+    coordinates of ``image``) and its 128-d identity embedding. ``image`` is ``None`` where no backend
+    paints from it (the diffusion tiers only compare embeddings)."""
 
-    image: Image.Image
+    image: Image.Image | None
     landmarks: np.ndarray = field(compare=False)
     embedding: np.ndarray = field(compare=False)
 

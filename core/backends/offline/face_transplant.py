@@ -56,7 +56,9 @@ def choose_reference(
     landmarks: np.ndarray, references: Sequence[ReferenceFace], max_error: float = MAX_POSE_ERROR
 ) -> ReferenceFace | None:
     """The reference posed most like the face, or None when none is close enough."""
-    scored = [(pose_error(landmarks, r.landmarks), i) for i, r in enumerate(references)]
+    scored = [
+        (pose_error(landmarks, r.landmarks), i) for i, r in enumerate(references) if r.image is not None
+    ]
     if not scored:
         return None
     error, index = min(scored)
@@ -83,6 +85,8 @@ def transplant(
     # 1. Warp the reference onto the face: one affine map per triangle of the target's mesh. The mesh is
     # a guess under a mask (a KN95 lifts its mouth and widens its jaw): there the points come from the
     # reference's own bare face instead, placed by the fit of the two upper faces (same person, same pose).
+    if reference.image is None:
+        raise ValueError("a reference without its image cannot be transplanted")
     target = _settle_hidden_points(target, reference.landmarks, hole)
     warped, inside = _warp(
         np.asarray(reference.image.convert("RGB")), reference.landmarks, target, (width, height)
