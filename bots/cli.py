@@ -137,8 +137,8 @@ def serve(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     tier: TierOption = None,
 ) -> None:
-    """Everything on one machine: the bot(s) with a token set, an embedded Redis (unless ATELIER_REDIS_URL
-    is set) and a worker for the gpu and cpu queues."""
+    """Everything on one machine: every bot with a token set (Telegram, Discord), an embedded Redis (unless
+    ATELIER_REDIS_URL is set) and workers for the gpu, cpu and train queues."""
     from bots.serve import serve as run_serve
 
     raise typer.Exit(run_serve(_settings(tier), concurrency=concurrency))
@@ -192,6 +192,20 @@ def bot_telegram() -> None:
         typer.echo("Set ATELIER_TELEGRAM__TOKEN to the token from @BotFather.", err=True)
         raise typer.Exit(2)
     asyncio.run(run_bot(settings))
+
+
+@bot_app.command("discord")
+def bot_discord() -> None:
+    """The Discord bot (needs ATELIER_DISCORD__TOKEN and a reachable Redis)."""
+    import asyncio
+
+    from bots.discord.app import run_discord_bot
+
+    settings = _settings()
+    if settings.discord.token is None:
+        typer.echo("Set ATELIER_DISCORD__TOKEN to the bot token from the Discord developer portal.", err=True)
+        raise typer.Exit(2)
+    asyncio.run(run_discord_bot(settings))
 
 
 @models_app.command("download")

@@ -6,6 +6,8 @@ leave an orphan worker consuming jobs beside the one the restarted deployment st
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -58,3 +60,13 @@ def stop_process(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: the bots' shutdown signal (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread / not Unix
+            loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -31,6 +31,21 @@ class TelegramSettings(BaseModel):
     pending_command_ttl_s: int = 600
 
 
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    # REST API root. The gateway address is asked from it, so a proxy or a local test server can stand in.
+    api_url: str = "https://discord.com/api/v10"
+    # Slash commands are synced to these guilds only (instant: development); empty syncs them globally
+    # (production; Discord may take up to an hour to show changes).
+    guild_ids: list[int] = Field(default_factory=list)
+    sync_commands: bool = True
+    # Our own cap for one attachment, besides the interaction's attachment_size_limit.
+    max_download_bytes: int = 25 * MB
+    # Interaction tokens are valid for 15 minutes; after this many seconds progress and late results go
+    # through the channel with the bot token instead.
+    interaction_token_ttl_s: int = 14 * 60
+
+
 class IntakeSettings(BaseModel):
     max_bytes: int = 20 * MB
     max_pixels: int = 40_000_000
@@ -132,6 +147,7 @@ class Settings(BaseSettings):
     default_language: str = "en"
 
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.buttons import job_buttons
+from core.commands import Buttons
 from core.events import RESYNC
 from core.messages import t
 from core.ports import BlobStore, EventBus, JobState, JobView
@@ -53,11 +55,15 @@ class Attachment:
 class ResultSender(Protocol):
     platform: str
 
-    async def show_progress(
-        self, job: JobView, text: str
-    ) -> None: ...  # edit the status message (best effort)
+    # Edit the status message (best effort); ``buttons`` replace the ones it had (Cancel while running).
+    async def show_progress(self, job: JobView, text: str, buttons: Buttons = ()) -> None: ...
     async def send_result(
-        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+        self,
+        job: JobView,
+        result_png: bytes,
+        caption: str,
+        attachments: Sequence[Attachment] = (),
+        buttons: Buttons = (),
     ) -> None: ...
     async def send_text(self, job: JobView, text: str) -> None: ...  # a reply that is only a sentence
 
@@ -220,13 +226,13 @@ class Deliverer:
                 self.store.retry_delivery_later(job_id, token, delay_s=0, error="interrupted by shutdown")
                 raise
             await asyncio.to_thread(self.store.mark_sent, job_id, token)
-        if job.state is JobState.DONE:
-            try:  # the status message said "working"; best effort, the result is already there
-                await asyncio.wait_for(
-                    sender.show_progress(job, t("job.done", job.chat.lang)), self.send_timeout_s
-                )
-            except Exception as error:
-                log.debug("final status edit for job %s skipped: %s", job_id, error)
+        # The status message said "working" and had a Cancel button: the last word on it, without buttons.
+        # Best effort: the result (or the reason) is already there.
+        final = t("job.done" if job.state is JobState.DONE else "job.ended", job.chat.lang)
+        try:
+            await asyncio.wait_for(sender.show_progress(job, final), self.send_timeout_s)
+        except Exception as error:
+            log.debug("final status edit for job %s skipped: %s", job_id, error)
         return True
 
     async def _send(self, sender: ResultSender, job: JobView) -> None:
@@ -246,7 +252,7 @@ class Deliverer:
                 await sender.send_text(job, t("error.internal", lang, error_id=error_id))
                 return
             attachments = await asyncio.to_thread(self._attachments, job)
-            await sender.send_result(job, png, result_caption(job), attachments)
+            await sender.send_result(job, png, result_caption(job), attachments, job_buttons(job))
         else:
             await sender.send_text(job, failure_text(job))
 
@@ -285,7 +291,9 @@ class Deliverer:
                 return
             self._last_edit[job_id] = time.monotonic()
             self._last_text[job_id] = text
-            await asyncio.wait_for(sender.show_progress(job, text), timeout=self.send_timeout_s)
+            await asyncio.wait_for(
+                sender.show_progress(job, text, job_buttons(job)), timeout=self.send_timeout_s
+            )
         except Exception as error:  # progress is best effort; the result is what matters
             log.debug("progress edit for job %s skipped: %s", job_id, error)
         finally:

@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "a particular suit, reply to your selfie with a photo of that suit captioned /suit.\n"
             "/train - teach me your face from 5 to 20 of your selfies; afterwards /unmask and /suit make faces "
             "that look like you. /done starts the training once the selfies are in.\n"
+            "/status - your queued and running jobs, and your model\n"
             "/cancel - stop your running job or training\n"
             "/settings - whether your model is used, whether your original selfies are kept\n"
             "/forget - delete everything I store about you\n"
@@ -97,7 +98,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "suit.summary": "{style}, {tie}, {background} background, {format}",
         "suit.expired": "These options have expired. Send /suit again.",
-        "suit.not_yours": "These buttons belong to someone else's /suit.",
         "suit.caption": "Your ID photo ({format}, {dpi} dpi). The file below has the full resolution.",
         "result.sheet": (
             "Print sheet for {paper} paper at {dpi} dpi. Print at 100% (no scaling) and cut along the marks."
@@ -176,7 +176,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "train.agree": "I agree",
         "train.decline": "No, thanks",
         "train.declined": "OK, nothing was stored. Send /train if you change your mind.",
-        "train.not_yours": "These buttons belong to someone else.",
         "train.send_selfies": (
             "Send {min} to {max} selfies of yourself: one by one or as an album, face clearly visible, no mask "
             "or sunglasses, different days or light if you can. I check each one. When you are done, send "
@@ -232,6 +231,27 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Deleted: {selfies} selfie(s), {models} model(s), {jobs} job(s) with their photos and results "
             "({files} files), your consent and settings. Cancelled {cancelled} running or queued job(s)."
         ),
+        # --- buttons, /status ---
+        "cmd.status": "Your jobs and your model",
+        "button.not_yours": "These buttons belong to someone else.",
+        "job.cancel_button": "Cancel",
+        "job.ended": "Stopped: see the message below.",
+        "job.retry_button": "Try again",
+        "job.gone": "That job is no longer there.",
+        "job.already_finished": "That job has already finished.",
+        "train.start_button": "Start training",
+        "train.checking": "Checking {count} photo(s); you will get a verdict for each.",
+        "train.photo_refused": "Photo {number} not used: {reason}",
+        "status.idle": "Nothing of yours is queued or running.",
+        "status.queued": "• {what}: queued (position {position})",
+        "status.running": "• {what}: {stage} {percent}%",
+        "status.kind.unmask": "/unmask",
+        "status.kind.suit": "/suit",
+        "status.kind.selfie": "selfie check",
+        "status.kind.train": "training",
+        "status.model_ready": "Your model: ready (trained on {selfies} selfies, {date}).",
+        "status.collecting": "Your model: {count} selfie(s) accepted so far; /done needs at least {min}.",
+        "status.no_model": "Your model: none yet. /train makes one from your selfies.",
     },
     "ko": {
         "start": (
@@ -251,6 +271,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "캡션을 달아 셀카에 답장으로 보내 주세요.\n"
             "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다. 그 뒤로 /unmask 와 /suit 가 본인처럼 보이는 얼굴을 "
             "만듭니다. 셀카를 다 보낸 뒤 /done 으로 학습을 시작합니다.\n"
+            "/status - 대기 중이거나 진행 중인 작업과 내 모델 상태\n"
             "/cancel - 진행 중인 작업이나 학습 취소\n"
             "/settings - 내 모델 사용 여부, 원본 셀카 보관 여부\n"
             "/forget - 저장된 내 정보를 모두 삭제\n"
@@ -310,7 +331,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "suit.summary": "{style}, {tie}, {background} 배경, {format}",
         "suit.expired": "선택 시간이 지났습니다. /suit 를 다시 보내 주세요.",
-        "suit.not_yours": "다른 사람의 /suit 버튼입니다.",
         "suit.caption": "증명사진입니다 ({format}, {dpi}dpi). 아래 파일은 원본 해상도입니다.",
         "result.sheet": "{paper} 인화지용 시트입니다 ({dpi}dpi). 100% 크기(확대·축소 없이)로 인화한 뒤 표시선을 따라 자르세요.",
         "suit.style.navy": "네이비",
@@ -372,7 +392,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "train.agree": "동의합니다",
         "train.decline": "아니요",
         "train.declined": "알겠습니다. 아무것도 저장하지 않았습니다. 마음이 바뀌면 /train 을 보내 주세요.",
-        "train.not_yours": "다른 사람의 버튼입니다.",
         "train.send_selfies": (
             "본인 셀카를 {min}~{max}장 보내 주세요. 한 장씩 또는 앨범으로, 얼굴이 잘 보이고 마스크나 선글라스 없이, "
             "가능하면 다른 날이나 다른 조명에서 찍은 사진이 좋습니다. 한 장씩 확인해 드립니다. 다 보내셨으면 "
@@ -428,6 +447,27 @@ MESSAGES: dict[str, dict[str, str]] = {
             "삭제 완료: 셀카 {selfies}장, 모델 {models}개, 작업 {jobs}개와 그 사진과 결과 (파일 {files}개), 동의 기록과 "
             "설정. 진행 중이거나 대기 중인 작업 {cancelled}개를 취소했습니다."
         ),
+        # --- buttons, /status ---
+        "cmd.status": "내 작업과 모델 상태",
+        "button.not_yours": "다른 사람의 버튼입니다.",
+        "job.cancel_button": "취소",
+        "job.ended": "중단되었습니다. 아래 메시지를 확인해 주세요.",
+        "job.retry_button": "다시 만들기",
+        "job.gone": "그 작업은 더 이상 없습니다.",
+        "job.already_finished": "그 작업은 이미 끝났습니다.",
+        "train.start_button": "학습 시작",
+        "train.checking": "사진 {count}장을 확인하고 있습니다. 한 장씩 결과를 알려 드립니다.",
+        "train.photo_refused": "{number}번째 사진은 사용하지 않았습니다: {reason}",
+        "status.idle": "대기 중이거나 진행 중인 작업이 없습니다.",
+        "status.queued": "• {what}: 대기 중 ({position}번째)",
+        "status.running": "• {what}: {stage} {percent}%",
+        "status.kind.unmask": "/unmask",
+        "status.kind.suit": "/suit",
+        "status.kind.selfie": "셀카 확인",
+        "status.kind.train": "학습",
+        "status.model_ready": "내 모델: 준비됨 (셀카 {selfies}장으로 학습, {date}).",
+        "status.collecting": "내 모델: 지금까지 셀카 {count}장 통과. /done 에는 최소 {min}장이 필요합니다.",
+        "status.no_model": "내 모델: 아직 없습니다. /train 으로 셀카에서 만들 수 있습니다.",
     },
 }
 

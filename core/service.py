@@ -9,6 +9,7 @@ never runs but loses nothing the user was told about; a crash after it leaves a 
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 from core.blobs import LocalBlobStore
 from core.config import Settings
 from core.errors import UserError
+from core.frontdesk import FrontDesk
 from core.idphoto.catalog import SuitOptions
 from core.intake import intake_image
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
-from core.store import JobStore, NewJob, Pending, migrate
+from core.store import JobNotFound, JobStore, NewJob, Pending, migrate
 from core.training import IdentityDesk
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class Submitted:
     duplicate: bool  # True when update_key was seen before: no new job, do not reply again
 
 
-class Studio(IdentityDesk):
+class Studio(FrontDesk, IdentityDesk):
     def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue) -> None:
         self.settings = settings
         self.store = store
@@ -204,6 +206,45 @@ class Studio(IdentityDesk):
         keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
         keys += [extra_result_key(job.id, name) for name in EXTRA_RESULTS.get(job.kind, ())]
         return [key for key in keys if key]
+
+    def own_job(self, chat: ChatRef, job_id: str) -> JobView:
+        """The job ``job_id`` when it belongs to this member; ``UserError`` otherwise (a button pressed on
+        someone else's job, a job deleted by /forget)."""
+        try:
+            job = self.store.get(job_id)
+        except JobNotFound:
+            raise UserError("job.gone") from None
+        if (job.chat.platform, job.chat.user_id) != (chat.platform, chat.user_id):
+            raise UserError("button.not_yours")
+        return job
+
+    def retry(self, chat: ChatRef, job_id: str, *, update_key: str | None = None) -> Submitted:
+        """Paint a finished /unmask or /suit again with a new random seed: a new job on copies of the
+        original inputs (the old job and its result stay as they are)."""
+        seen = self._seen(update_key)
+        if seen is not None:
+            return seen
+        job = self.own_job(chat, job_id)
+        inputs = {"": job.input_key, **(job.params.get("inputs") or {})}
+        if job.kind not in ("unmask", "suit") or not all(self.blobs.exists(key) for key in inputs.values()):
+            raise UserError("job.gone")
+        new_id = uuid.uuid4().hex
+        keys = {name: extra_input_key(new_id, name) for name in inputs if name}
+        for name, key in inputs.items():
+            self.blobs.put(keys[name] if name else input_key(new_id), self.blobs.get(key))
+        options = dict(job.params.get("options") or {}) | {"seed": secrets.randbelow(2**31)}
+        return self._queue_job(
+            NewJob(
+                id=new_id,
+                kind=job.kind,
+                queue=job.queue,
+                chat=chat,
+                input_key=input_key(new_id),
+                params=job.params | {"options": options, "inputs": keys},
+                update_key=update_key,
+                reply_to_message_id=job.reply_to_message_id,
+            )
+        )
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; ``False`` when it had already finished. A running attempt stops

@@ -202,7 +202,7 @@ class IdentityDesk:
         cancelled = [
             job for job in self.store.jobs_for_user(chat.platform, chat.user_id) if self.cancel(job.id)
         ]
-        self._discard([job.id for job in cancelled])
+        self.discard_queued([job.id for job in cancelled])
         return cancelled
 
     def forget(self, chat: ChatRef) -> ForgetReport:
@@ -211,7 +211,7 @@ class IdentityDesk:
         broker messages of their queued jobs."""
         cancelled = self.cancel_active(chat)
         rows = self.store.forget_user(chat.platform, chat.user_id)
-        self._discard([job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)])
+        self.discard_queued([job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)])
         slug = identity.owner_slug(chat.platform, chat.user_id)
         keys = {key for job in rows.jobs for key in self.blob_keys(job)}
         keys |= {key for s in rows.selfies for key in (s.aligned_key, s.raw_key) if key}
@@ -234,7 +234,7 @@ class IdentityDesk:
             cancelled=len(cancelled),
         )
 
-    def _discard(self, job_ids: list[str]) -> None:
+    def discard_queued(self, job_ids: list[str]) -> None:
         discard = getattr(self.queue, "discard", None)
         if discard is None or not job_ids:
             return

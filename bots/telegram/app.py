@@ -8,9 +8,7 @@ no model library; work reaches the workers by Celery task name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 
 from telegram import BotCommand, BotCommandScopeDefault, Message, MessageEntity, Update
 from telegram.ext import (
@@ -22,17 +20,21 @@ from telegram.ext import (
     filters,
 )
 
+from bots.processes import stop_on_signals
 from bots.telegram.files import FileDownloader, install_token_redaction
 from bots.telegram.handlers import TelegramHandlers
 from bots.telegram.ordering import PerChatUpdateProcessor
 from bots.telegram.sender import TelegramResultSender
+from core.commands import command_table
 from core.config import Settings
 from core.messages import LANGUAGES, t
 from core.service import Studio
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "unmask", "suit", "train", "done", "cancel", "settings", "forget")
+# The menu: Telegram's own /start, then the core's table (the same commands every front end offers).
+COMMANDS = ("start", *(spec.name for spec in command_table()))
+BUTTON_PATTERN = r"^(suit|train|settings|forget|job):"
 # Updates processed at once (different chats; one chat's updates stay in order).
 MAX_CONCURRENT_UPDATES = 64
 
@@ -76,21 +78,23 @@ def build_application(settings: Settings, studio: Studio) -> Application:
     )
     new = filters.UpdateType.MESSAGE  # an edited caption must not start a second job
     images = (filters.PHOTO | filters.Document.ALL) & new
-    application.add_handler(CommandHandler("start", h.start, filters=new))
-    application.add_handler(CommandHandler("help", h.help, filters=new))
-    application.add_handler(CommandHandler("unmask", h.unmask_command, filters=new))
+    text_commands = {
+        "start": h.start,
+        "help": h.help,
+        "unmask": h.unmask_command,
+        "suit": h.suit_command,
+        "train": h.train,
+        "done": h.done,
+        "status": h.status,
+        "cancel": h.cancel,
+        "settings": h.settings_command,
+        "forget": h.forget,
+    }
+    for name, callback in text_commands.items():
+        application.add_handler(CommandHandler(name, callback, filters=new))
     application.add_handler(MessageHandler(images & _CaptionCommand("unmask"), h.unmask_media))
-    application.add_handler(CommandHandler("suit", h.suit_command, filters=new))
     application.add_handler(MessageHandler(images & _CaptionCommand("suit"), h.suit_media))
-    application.add_handler(CallbackQueryHandler(h.suit_button, pattern=r"^suit:"))
-    application.add_handler(CommandHandler("train", h.train_command, filters=new))
-    application.add_handler(CommandHandler("done", h.done_command, filters=new))
-    application.add_handler(CommandHandler("cancel", h.cancel_command, filters=new))
-    application.add_handler(CommandHandler("settings", h.settings_command, filters=new))
-    application.add_handler(CommandHandler("forget", h.forget_command, filters=new))
-    application.add_handler(CallbackQueryHandler(h.train_button, pattern=r"^train:"))
-    application.add_handler(CallbackQueryHandler(h.settings_button, pattern=r"^settings:"))
-    application.add_handler(CallbackQueryHandler(h.forget_button, pattern=r"^forget:"))
+    application.add_handler(CallbackQueryHandler(h.button, pattern=BUTTON_PATTERN))
     application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
     application.add_error_handler(h.on_error)
     return application
@@ -123,7 +127,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     deliverer = Deliverer(
         studio.store, studio.blobs, RedisEventBus(redis_url(settings)), {sender.platform: sender}
     )
-    stop = stop if stop is not None else _stop_on_signals()
+    stop = stop if stop is not None else stop_on_signals()
 
     async with application:  # initialize() ... shutdown()
         assert application.updater is not None
@@ -154,12 +158,3 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     if isinstance(outcome, Exception):  # the delivery loop is guarded; reaching here is a bug
         raise RuntimeError("result delivery stopped unexpectedly") from outcome
     log.info("telegram bot stopped")
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread / not Unix
-            loop.add_signal_handler(sig, stop.set)
-    return stop

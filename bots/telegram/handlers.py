@@ -1,32 +1,30 @@
-"""Update callbacks: parse the update, call the studio, reply. Routing lives in ``app.build_application``.
+"""Update callbacks: turn the update into a core command, await ``Studio.handle``, render the reply.
+Routing lives in ``app.build_application``.
 
 Polling confirms updates to Telegram before these run, so the photo is persisted and queued here and nothing
 slow happens: the byte-capped download is I/O, intake and the database write run in a thread (< 100 ms),
-and the pipeline runs on a worker. Errors go to ``on_error``: a ``UserError`` becomes a reply in the user's
-language, anything else a logged traceback and an apology with an error id.
+and the pipeline runs on a worker. A user mistake comes back from the core as a reply in the user's language;
+anything else goes to ``on_error``: a logged traceback and an apology with an error id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
-from pathlib import PurePosixPath
 
-from telegram import Document, Message, PhotoSize, Update
+from telegram import Document, Message, PhotoSize, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bots.telegram.files import FileDownloader
-from bots.telegram.identity_handlers import IdentityHandlers
-from bots.telegram.suit_menu import SuitButton, suit_keyboard
+from bots.telegram.keyboards import keyboard
+from core import commands
+from core.commands import Reply, Upload
 from core.config import Settings
 from core.errors import UserError
-from core.idphoto.catalog import SuitOptions, parse_suit_options
-from core.intake import check_declared_size
 from core.messages import normalize_language, t
 from core.ports import ChatRef
 from core.service import Studio
@@ -34,104 +32,102 @@ from core.service import Studio
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-UNMASK = "/unmask"
-SUIT = "/suit"
-# Documents that are obviously not photos are refused before download; the rest is sniffed by intake.
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp"}
-UNKNOWN_MIME_TYPES = {"", "application/octet-stream"}
 
 
-class TelegramHandlers(IdentityHandlers):
+class TelegramHandlers:
     def __init__(self, settings: Settings, studio: Studio, downloader: FileDownloader) -> None:
         self.settings = settings
         self.studio = studio
         self.downloader = downloader
-        # Telegram's download limit and ours, whichever is lower.
-        self.max_bytes = min(settings.telegram.max_download_bytes, settings.intake.max_bytes)
 
     async def start(self, update: Update, context: Context) -> None:
-        await _message(update).reply_text(t("start", self._lang(update)))
+        await self._run(update, commands.Start(chat=self._chat(update)))
 
     async def help(self, update: Update, context: Context) -> None:
-        await _message(update).reply_text(t("help", self._lang(update)))
+        await self._run(update, commands.Help(chat=self._chat(update)))
 
     async def unmask_command(self, update: Update, context: Context) -> None:
         """``/unmask`` as text: a reply to a photo processes that photo; otherwise wait for the next one."""
-        target = _message(update).reply_to_message
-        if target is not None and image_of(target) is not None:
-            await self._submit(update, context, target)
-            return
-        await asyncio.to_thread(self.studio.expect_photo, self._chat(update), UNMASK)
-        minutes = max(1, self.settings.telegram.pending_command_ttl_s // 60)
-        await _message(update).reply_text(t("unmask.send_photo", self._lang(update), minutes=minutes))
+        photo = self._upload(context, _message(update).reply_to_message)
+        await self._run(update, commands.Unmask(chat=self._chat(update), photo=photo, key=_key(update)))
 
     async def unmask_media(self, update: Update, context: Context) -> None:
         """A photo or file with the caption ``/unmask``."""
-        await self._submit(update, context, _message(update))
+        photo = self._upload(context, _message(update))
+        await self._run(update, commands.Unmask(chat=self._chat(update), photo=photo, key=_key(update)))
 
     async def suit_command(self, update: Update, context: Context) -> None:
         """``/suit [options]`` as text: a reply to a photo processes it; otherwise show the option buttons
         and wait for the photo."""
-        options = parse_suit_options(context.args or [])
-        target = _message(update).reply_to_message
-        if target is not None and image_of(target) is not None:
-            await self._submit(update, context, target, SUIT, options)
-            return
-        chat, lang = self._chat(update), self._lang(update)
-        await asyncio.to_thread(self.studio.expect_photo, chat, SUIT, options.as_params())
-        await _message(update).reply_text(
-            self._suit_prompt(options, lang), reply_markup=suit_keyboard(options, chat.user_id, lang)
+        photo = self._upload(context, _message(update).reply_to_message)
+        command = commands.Suit(
+            chat=self._chat(update), photo=photo, words=tuple(context.args or ()), key=_key(update)
         )
+        await self._run(update, command)
 
     async def suit_media(self, update: Update, context: Context) -> None:
         """A photo or file with the caption ``/suit [options]``. Sent as a reply to another photo, that photo
         is the portrait and this one the suit to follow."""
         message = _message(update)
-        options = parse_suit_options((message.caption or "").split()[1:])
-        target = message.reply_to_message
-        if target is not None and image_of(target) is not None:
-            await self._submit(update, context, target, SUIT, options, exemplar=message)
-        else:
-            await self._submit(update, context, message, SUIT, options)
-
-    async def suit_button(self, update: Update, context: Context) -> None:
-        """One of the /suit option buttons: change the pending choice and redraw the buttons."""
-        query = update.callback_query
-        assert query is not None and query.data is not None
-        button, chat, lang = SuitButton.parse(query.data), self._chat(update), self._lang(update)
-        if button is None or button.owner_id != chat.user_id:
-            await query.answer(t("suit.not_yours", lang), show_alert=False)
-            return
-        params = await asyncio.to_thread(self.studio.change_expected, chat, SUIT, button.change())
-        if params is None:
-            await query.answer(t("suit.expired", lang))
-            return
-        options = SuitOptions.from_params(params)
-        await query.answer()
-        with contextlib.suppress(BadRequest):  # "message is not modified": the same button twice
-            await query.edit_message_text(
-                self._suit_prompt(options, lang), reply_markup=suit_keyboard(options, chat.user_id, lang)
-            )
+        words = tuple((message.caption or "").split()[1:])
+        portrait = self._upload(context, message.reply_to_message)
+        this = self._upload(context, message)
+        photo, exemplar = (portrait, this) if portrait is not None else (this, None)
+        command = commands.Suit(
+            chat=self._chat(update), photo=photo, words=words, exemplar=exemplar, key=_key(update)
+        )
+        await self._run(update, command)
 
     async def media(self, update: Update, context: Context) -> None:
-        """A photo or file without a command: a selfie while a /train upload is open, the photo a pending
-        ``/unmask`` or ``/suit`` is waiting for, or (in a private chat) a question."""
-        if await asyncio.to_thread(self.studio.collecting_selfies, self._chat(update)):
-            await self.selfie(update, context)
+        """A photo or file without a command: a selfie, the photo a pending command waits for, or a
+        question (private chats only: groups share photos)."""
+        photo = self._upload(context, _message(update))
+        assert photo is not None, "routed by the photo/document filter"
+        private = update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+        command = commands.Photo(chat=self._chat(update), photo=photo, private=private, key=_key(update))
+        await self._run(update, command)
+
+    async def train(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Train(chat=self._chat(update), key=_key(update)))
+
+    async def done(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Done(chat=self._chat(update), key=_key(update)))
+
+    async def status(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Status(chat=self._chat(update)))
+
+    async def cancel(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Cancel(chat=self._chat(update)))
+
+    async def settings_command(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Settings(chat=self._chat(update)))
+
+    async def forget(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Forget(chat=self._chat(update)))
+
+    async def button(self, update: Update, context: Context) -> None:
+        """Any of our inline buttons: the core checks who pressed it and answers."""
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        press = commands.Press(chat=self._chat(update), data=query.data, key=_key(update))
+        reply = await self.studio.handle(press)
+        if reply.error:  # someone else's button, an expired choice: a toast, the message stays
+            await query.answer(reply.text)
             return
-        pending = await asyncio.to_thread(self.studio.take_expected, self._chat(update))
-        if pending is not None and pending.command == UNMASK:
-            await self._submit(update, context, _message(update))
-        elif pending is not None and pending.command == SUIT:
-            options = SuitOptions.from_params(pending.params)
-            await self._submit(update, context, _message(update), SUIT, options)
-        elif update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:  # groups share photos
-            await _message(update).reply_text(t("unmask.which_command", self._lang(update)))
+        await query.answer()
+        if reply.replace:
+            with contextlib.suppress(BadRequest):  # "message is not modified": the same button twice
+                await query.edit_message_text(reply.text, reply_markup=keyboard(reply.buttons))
+        elif not reply.silent and update.effective_chat is not None:
+            sent = await update.effective_chat.send_message(
+                reply.text, reply_markup=keyboard(reply.buttons), reply_parameters=_reply_to(reply)
+            )
+            await self._track(reply, sent)
 
     async def on_error(self, update: object, context: Context) -> None:
         message = update.effective_message if isinstance(update, Update) else None
         lang = self._lang(update) if isinstance(update, Update) else self.settings.default_language
-        if isinstance(context.error, UserError):
+        if isinstance(context.error, UserError):  # raised outside the core (none expected): still a sentence
             if message is not None:
                 await message.reply_text(context.error.render(lang))
             return
@@ -141,53 +137,36 @@ class TelegramHandlers(IdentityHandlers):
         if message is not None:
             await message.reply_text(t("error.internal", lang, error_id=error_id))
 
-    async def _submit(
-        self,
-        update: Update,
-        context: Context,
-        source: Message,
-        command: str = UNMASK,
-        options: SuitOptions | None = None,
-        *,
-        exemplar: Message | None = None,
-    ) -> None:
-        """Check, download, queue the photo in ``source`` (and the example suit in ``exemplar``), and
-        answer with the queue position."""
-        data = await self._download(context, source)
-        chat, key, reply_to = self._chat(update), f"tg:{update.update_id}", str(source.message_id)
-        if command == SUIT:
-            example = None if exemplar is None else await self._download(context, exemplar)
-            submitted = await asyncio.to_thread(
-                functools.partial(
-                    self.studio.submit_suit,
-                    chat,
-                    data,
-                    options or SuitOptions.defaults(),
-                    exemplar_bytes=example,
-                    update_key=key,
-                    reply_to_message_id=reply_to,
-                )
-            )
-        else:
-            submitted = await asyncio.to_thread(
-                self.studio.submit_unmask, chat, data, update_key=key, reply_to_message_id=reply_to
-            )
-        if submitted.duplicate:  # Telegram delivered this update before: the first copy answered
+    # --- rendering -------------------------------------------------------------------------------------
+    async def _run(self, update: Update, command: commands.Command) -> None:
+        reply = await self.studio.handle(command)
+        if reply.silent:
             return
-        text = t("job.queued", self._lang(update), position=submitted.position)
-        status = await _message(update).reply_text(text)
-        await asyncio.to_thread(self.studio.set_status_message, submitted.job_id, str(status.message_id))
+        sent = await _message(update).reply_text(reply.text, reply_markup=keyboard(reply.buttons))
+        await self._track(reply, sent)
 
-    async def _download(self, context: Context, source: Message) -> bytes:
-        media = image_of(source)
-        if media is None:
-            raise UserError("intake.not_image")
-        check_declared_size(media.file_size, self.max_bytes)
-        return await self.downloader.download(context.bot, media.file_id, self.max_bytes, media.file_size)
+    async def _track(self, reply: Reply, sent: Message) -> None:
+        if reply.job_id is not None:  # the status message the Deliverer edits with progress
+            await asyncio.to_thread(self.studio.set_status_message, reply.job_id, str(sent.message_id))
 
-    def _suit_prompt(self, options: SuitOptions, lang: str) -> str:
-        minutes = max(1, self.settings.telegram.pending_command_ttl_s // 60)
-        return t("suit.send_photo", lang, minutes=minutes, summary=options.summary(lang))
+    def _upload(self, context: Context, message: Message | None) -> Upload | None:
+        media = None if message is None else image_of(message)
+        if message is None or media is None:
+            return None
+        file_id, size = media.file_id, media.file_size
+
+        async def fetch(max_bytes: int) -> bytes:
+            return await self.downloader.download(context.bot, file_id, max_bytes, size)
+
+        document = media if isinstance(media, Document) else None
+        return Upload(
+            fetch=fetch,
+            size=size,
+            content_type=document.mime_type if document else None,
+            filename=document.file_name if document else None,
+            limit=self.settings.telegram.max_download_bytes,
+            message_id=str(message.message_id),
+        )
 
     def _chat(self, update: Update) -> ChatRef:
         user, chat = update.effective_user, update.effective_chat
@@ -200,19 +179,20 @@ class TelegramHandlers(IdentityHandlers):
 
 
 def image_of(message: Message) -> PhotoSize | Document | None:
-    """The largest size of a photo, or a document that may be an image; ``UserError`` for a document whose
-    type and name both say it is something else (a PDF, a video): no point downloading it."""
+    """The largest size of a photo, or the document (the core decides whether it may be an image)."""
     if message.photo:
         return max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-    document = message.document
-    if document is None:
+    return message.document
+
+
+def _key(update: Update) -> str:
+    return f"tg:{update.update_id}"
+
+
+def _reply_to(reply: Reply) -> ReplyParameters | None:
+    if reply.reply_to is None:
         return None
-    mime = (document.mime_type or "").lower()
-    suffix = PurePosixPath(document.file_name or "").suffix.lower()
-    says_other = mime not in UNKNOWN_MIME_TYPES and not mime.startswith("image/")
-    if says_other and suffix not in IMAGE_EXTENSIONS:
-        raise UserError("intake.not_image")
-    return document
+    return ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True)
 
 
 def _message(update: Update) -> Message:

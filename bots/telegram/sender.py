@@ -19,7 +19,9 @@ from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
+from bots.telegram.keyboards import keyboard
 from bots.telegram.ratelimit import ChatRateLimiter
+from core.commands import Buttons
 from core.config import TelegramSettings
 from core.delivery import Attachment, ResultSender, Undeliverable
 from core.ports import JobView
@@ -49,20 +51,23 @@ class TelegramResultSender(ResultSender):
         self._settings = settings
         self._limiter = limiter or ChatRateLimiter()
 
-    async def show_progress(self, job: JobView, text: str) -> None:
+    async def show_progress(self, job: JobView, text: str, buttons: Buttons = ()) -> None:
         if job.status_message_id is None:
             return
         chat_id = job.chat.chat_id
         if job.state.terminal:  # the last word on the status message ("Done."): worth waiting for
             async with self._limiter.turn(chat_id):
-                await self._edit(job, text)
+                await self._edit(job, text, buttons)
         elif self._limiter.try_acquire(chat_id):  # progress is lossy: never delay a result behind it
-            await self._edit(job, text)
+            await self._edit(job, text, buttons)
 
-    async def _edit(self, job: JobView, text: str) -> None:
+    async def _edit(self, job: JobView, text: str, buttons: Buttons) -> None:
         try:
             await self._bot.edit_message_text(
-                text, chat_id=job.chat.chat_id, message_id=int(job.status_message_id or 0)
+                text,
+                chat_id=job.chat.chat_id,
+                message_id=int(job.status_message_id or 0),
+                reply_markup=keyboard(buttons),
             )
         except RetryAfter:
             pass
@@ -75,7 +80,12 @@ class TelegramResultSender(ResultSender):
             raise Undeliverable(error.message) from error
 
     async def send_result(
-        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+        self,
+        job: JobView,
+        result_png: bytes,
+        caption: str,
+        attachments: Sequence[Attachment] = (),
+        buttons: Buttons = (),
     ) -> None:
         chat_id, reply = job.chat.chat_id, _reply_to(job)
         photo = await asyncio.to_thread(photo_for_telegram, result_png, self._settings.max_photo_upload_bytes)
@@ -87,6 +97,7 @@ class TelegramResultSender(ResultSender):
                     InputFile(photo, filename=f"atelier-{job.id}.jpg"),
                     caption=caption,
                     reply_parameters=reply,
+                    reply_markup=keyboard(buttons),
                 ),
             )
         await self._send(
@@ -96,6 +107,7 @@ class TelegramResultSender(ResultSender):
                 InputFile(result_png, filename=f"atelier-{job.id}.png"),
                 caption=None if photo is not None else caption,
                 reply_parameters=reply,
+                reply_markup=None if photo is not None else keyboard(buttons),
                 disable_content_type_detection=True,
             ),
         )

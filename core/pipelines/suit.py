@@ -206,6 +206,7 @@ class SuitPipeline:
             inputs.image,
             options=options,
             exemplar=inputs.extras.get("exemplar"),
+            seed=None if inputs.options.get("seed") is None else int(inputs.options["seed"]),
             identity=inputs.identity,
             progress=progress,
         )

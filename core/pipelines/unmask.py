@@ -231,7 +231,9 @@ class UnmaskPipeline:
         )
 
     def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
-        result = self.run(inputs.image, identity=inputs.identity, progress=progress)
+        seed = inputs.options.get("seed")  # "try again" asks for another seed
+        request = None if seed is None else dataclasses.replace(self.params.request, seed=int(seed))
+        result = self.run(inputs.image, request=request, identity=inputs.identity, progress=progress)
         info = {} if result.likeness is None else {"likeness": round(result.likeness, 3)}
         return JobOutputs(result.image, result.edit_mask, timings=result.timings, info=info)
 

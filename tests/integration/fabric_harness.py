@@ -20,6 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from core.config import Settings
+from core.commands import Buttons
 from core.delivery import Attachment, Deliverer
 from core.events import RedisEventBus
 from core.ports import ChatRef, JobView
@@ -90,11 +91,16 @@ class RecordingSender:
         self.results: list[str] = []
         self.failures: list[tuple[str, str]] = []
 
-    async def show_progress(self, job: JobView, text: str) -> None:
+    async def show_progress(self, job: JobView, text: str, buttons: Buttons = ()) -> None:
         pass
 
     async def send_result(
-        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+        self,
+        job: JobView,
+        result_png: bytes,
+        caption: str,
+        attachments: Sequence[Attachment] = (),
+        buttons: Buttons = (),
     ) -> None:
         assert Image.open(io.BytesIO(result_png)).size == (job.params["width"], job.params["height"])
         with self.lock:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from core.config import ModelSettings
+from core.pipelines.jobio import JobInputs
 from core.pipelines.unmask import UnmaskPipeline, build_unmask_pipeline
 
 
@@ -53,3 +54,17 @@ def test_same_seed_same_result_other_seed_other_pixels(
     assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
     assert np.array_equal(np.asarray(first.edit_mask), np.asarray(again.edit_mask))
     assert not np.array_equal(np.asarray(first.image), np.asarray(other.image))
+
+
+def test_a_job_asking_for_another_seed_gets_other_pixels(
+    pipeline: UnmaskPipeline, masked_photos: Callable[[str], Image.Image]
+) -> None:
+    """ "Try again" queues the same photo with ``options.seed``: the job path must honour it."""
+    photo = masked_photos("wm_002.jpg")
+
+    def painted(options: dict[str, object]) -> np.ndarray:
+        return np.asarray(pipeline.run_job(JobInputs(image=photo, options=options)).image)
+
+    default, seeded = painted({}), painted({"seed": pipeline.params.request.seed + 7})
+    assert np.array_equal(default, painted({"seed": pipeline.params.request.seed}))
+    assert not np.array_equal(default, seeded)

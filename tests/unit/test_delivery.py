@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from core.blobs import LocalBlobStore
+from core.commands import Buttons
 from core.delivery import Attachment, Deliverer, Undeliverable, failure_text
 from core.messages import t
 from core.ports import ChatRef, JobView
@@ -31,15 +32,22 @@ class RecordingSender:
         self.attachments: list[list[str]] = []
         self.failures: list[tuple[str, str]] = []
         self.progress: list[tuple[str, str, float]] = []
+        self.buttons: list[tuple[str, Buttons]] = []  # (text or caption, buttons) per edit and result
         self.calls = 0
         self.fail_with = fail_with
         self.delay_s = delay_s
 
-    async def show_progress(self, job: JobView, text: str) -> None:
+    async def show_progress(self, job: JobView, text: str, buttons: Buttons = ()) -> None:
         self.progress.append((job.id, text, time.monotonic()))
+        self.buttons.append((text, buttons))
 
     async def send_result(
-        self, job: JobView, result_png: bytes, caption: str, attachments: Sequence[Attachment] = ()
+        self,
+        job: JobView,
+        result_png: bytes,
+        caption: str,
+        attachments: Sequence[Attachment] = (),
+        buttons: Buttons = (),
     ) -> None:
         self.calls += 1
         self.attachments.append([a.name for a in attachments])
@@ -47,6 +55,7 @@ class RecordingSender:
         if self.fail_with is not None:
             raise self.fail_with
         self.results.append((job.id, result_png, caption))
+        self.buttons.append((caption, buttons))
 
     async def send_text(self, job: JobView, text: str) -> None:
         self.calls += 1
@@ -371,3 +380,32 @@ def test_a_result_made_with_the_users_identity_reports_its_likeness(
     assert caption.endswith(
         "Likeness to your selfies: face distance 0.41 (below 0.6 usually means the same person)."
     )
+
+
+def test_running_jobs_carry_a_cancel_button_and_results_a_try_again_button(
+    store: JobStore, blobs: LocalBlobStore
+) -> None:
+    running = running_job(store, KO)
+    store.report_progress(running, "w", "inpaint", 0.5, lease_s=60)
+    finished = done_job(store, blobs, KO)
+    sender = RecordingSender()
+    deliverer = Deliverer(store, blobs, None, {"telegram": sender})
+
+    async def scenario() -> None:
+        await deliverer.show_progress(running)
+        await deliverer.deliver_pending()
+
+    asyncio.run(scenario())
+    (progress_text, (cancel_row,)), (caption, (retry_row,)), (final_text, final_buttons) = sender.buttons
+    assert [b.label for b in cancel_row] == [t("job.cancel_button", "ko")]
+    assert cancel_row[0].data == f"job:{KO.user_id}:cancel:{running}"
+    assert caption == t("result.caption", "ko")
+    assert [b.data for b in retry_row] == [f"job:{KO.user_id}:retry:{finished}"]
+    assert final_text == t("job.done", "ko") and final_buttons == ()  # the Cancel button goes away
+
+
+def test_a_failed_jobs_status_message_stops_saying_working(store: JobStore, blobs: LocalBlobStore) -> None:
+    failed_job(store, EN, "unmask.no_face")
+    sender = RecordingSender()
+    asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver_pending())
+    assert sender.progress[-1][1] == t("job.ended", "en")

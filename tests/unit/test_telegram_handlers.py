@@ -103,6 +103,7 @@ def test_the_command_menu_is_set_in_english_and_korean(
         "suit",
         "train",
         "done",
+        "status",
         "cancel",
         "settings",
         "forget",

@@ -88,7 +88,7 @@ def test_someone_elses_buttons_and_expired_buttons_change_nothing(
         if b["text"] == "Light grey"
     )
     run(studio, settings, api.button_press(prompt.message, grey["callback_data"], user_id=CHAT + 1))
-    assert api.answered[-1]["text"] == "These buttons belong to someone else's /suit."
+    assert api.answered[-1]["text"] == "These buttons belong to someone else."
     assert api.sent_to(CHAT, "editMessageText") == []
 
     run(studio, settings, api.update_of(api.photo_message(CHAT, photo_bytes())))  # uses the pending /suit
