@@ -133,6 +133,36 @@ def demo(
 
 
 @app.command()
+def chat(
+    script: Annotated[
+        Path | None,
+        typer.Option(
+            "--script",
+            exists=True,
+            dir_okay=False,
+            help="Read the conversation from this file, one line each.",
+        ),
+    ] = None,
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Where results are written.")] = Path(
+        "out"
+    ),
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Reply language: en or ko (default: settings).")
+    ] = None,
+    user: Annotated[
+        str, typer.Option("--user", help="The chat member you speak as (/as changes it).")
+    ] = "operator",
+    tier: TierOption = None,
+) -> None:
+    """Talk to the studio from this terminal: type /unmask path/to/photo.jpg and see the replies. The whole
+    service runs on this machine as under `atelier serve` (embedded Redis, workers, delivery); results are
+    written to OUTPUT_DIR. With --script or piped input, waits for every job's result before exiting."""
+    from bots.chat_run import run_chat
+
+    raise typer.Exit(run_chat(_settings(tier), output_dir, lang, user, script=script))
+
+
+@app.command()
 def serve(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     tier: TierOption = None,

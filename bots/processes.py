@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.config import Settings
 
@@ -29,9 +30,15 @@ def _die_with_parent() -> None:
 
 
 def spawn_worker(
-    settings: Settings, redis_url: str, queues: Sequence[str], concurrency: int
+    settings: Settings,
+    redis_url: str,
+    queues: Sequence[str],
+    concurrency: int,
+    *,
+    log_path: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``atelier worker`` as a child process sharing this process's settings and Redis."""
+    """``atelier worker`` as a child process sharing this process's settings and Redis; its output goes to
+    ``log_path`` when given (a console conversation would drown in worker logs), else to ours."""
     env = dict(os.environ)
     env["ATELIER_REDIS_URL"] = redis_url
     env["ATELIER_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -47,7 +54,13 @@ def spawn_worker(
         "--concurrency",
         str(concurrency),
     ]
-    return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+    if log_path is None:
+        return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:

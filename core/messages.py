@@ -233,6 +233,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # --- buttons, /status ---
         "cmd.status": "Your jobs and your model",
+        "console.no_file": "There is no file at {path}.",
+        "console.unknown": "I don't know that command. /help lists what I can do.",
         "button.not_yours": "These buttons belong to someone else.",
         "job.cancel_button": "Cancel",
         "job.ended": "Stopped: see the message below.",
@@ -449,6 +451,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # --- buttons, /status ---
         "cmd.status": "내 작업과 모델 상태",
+        "console.no_file": "{path} 에 파일이 없습니다.",
+        "console.unknown": "모르는 명령입니다. /help 로 사용할 수 있는 기능을 볼 수 있습니다.",
         "button.not_yours": "다른 사람의 버튼입니다.",
         "job.cancel_button": "취소",
         "job.ended": "중단되었습니다. 아래 메시지를 확인해 주세요.",

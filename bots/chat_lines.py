@@ -1,0 +1,117 @@
+"""Typed console lines as core commands: ``/unmask me.jpg``, ``/suit me.jpg charcoal no-tie 3x4``, a line
+that is only a path (a photo sent without a command), ``/train a.jpg b.jpg``.
+
+A file is an ``Upload`` like a chat attachment: its size is announced from the file system and its bytes are
+read only when the core asks, capped at what the core allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+from core import commands
+from core.commands import MAX_SELFIES_PER_COMMAND, Command, Upload
+from core.errors import UserError
+from core.intake import check_declared_size, read_capped
+from core.ports import ChatRef
+
+# Command words the console knows; a first word outside these is a path or an unknown command.
+_SIMPLE: dict[str, Callable[..., Command]] = {
+    "/start": commands.Start,
+    "/help": commands.Help,
+    "/done": commands.Done,
+    "/status": commands.Status,
+    "/cancel": commands.Cancel,
+    "/settings": commands.Settings,
+    "/forget": commands.Forget,
+}
+EXAMPLE_FLAG, EXAMPLE_PREFIX = "--example", "example="
+# Catalogue keys of the console's own answers: a line that is no command, a path with no file behind it.
+UNKNOWN_LINE = "console.unknown"
+NO_FILE = "console.no_file"
+
+
+def split_line(line: str) -> list[str]:
+    """Words as a shell would split them (quotes keep a path with spaces whole); unbalanced quotes fall back
+    to plain whitespace."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def file_upload(path: Path) -> Upload:
+    """``path`` as an attachment. Raises ``UserError`` when there is no such file."""
+    if not path.is_file():
+        raise UserError(NO_FILE, path=str(path))
+    size = path.stat().st_size
+
+    async def fetch(max_bytes: int) -> bytes:
+        check_declared_size(size, max_bytes)
+        return await asyncio.to_thread(_read_capped, path, max_bytes)
+
+    return Upload(fetch=fetch, size=size, filename=path.name, limit=None, message_id=None)
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    # One byte past the cap tells a file that grew since it was announced from one that fits.
+    with path.open("rb") as file:
+        return read_capped([file.read(max_bytes + 1)], max_bytes)
+
+
+def looks_like_path(word: str) -> bool:
+    """A word that names a file rather than a /suit option: options have neither slashes nor dots."""
+    return "/" in word or "." in word or Path(word).is_file()
+
+
+def parse_command(words: list[str], chat: ChatRef, key: str) -> list[Command]:
+    """The command(s) a line of ``words`` means. Raises ``UserError`` for an unknown command or a missing
+    file. Several commands only for ``/train`` with more photos than one command takes."""
+    head, args = words[0], words[1:]
+    if head in _SIMPLE:
+        return [_SIMPLE[head](chat=chat, key=key)]
+    if head == "/unmask":
+        photo = file_upload(Path(args[0])) if args else None
+        return [commands.Unmask(chat=chat, key=key, photo=photo)]
+    if head == "/suit":
+        return [_suit(args, chat, key)]
+    if head == "/train":
+        return _train(args, chat, key)
+    path = " ".join(words)
+    if not looks_like_path(path) or (
+        head.startswith("/") and "/" not in head[1:] and not Path(path).is_file()
+    ):
+        raise UserError(UNKNOWN_LINE)  # an unknown command or a stray word: what the studio understands
+    return [commands.Photo(chat=chat, key=key, photo=file_upload(Path(path)), private=True)]
+
+
+def _suit(args: list[str], chat: ChatRef, key: str) -> commands.Suit:
+    photo: Upload | None = None
+    exemplar: Upload | None = None
+    words: list[str] = []
+    rest = iter(args)
+    for word in rest:
+        if word == EXAMPLE_FLAG:
+            exemplar = file_upload(Path(next(rest, "")))
+        elif word.startswith(EXAMPLE_PREFIX):
+            exemplar = file_upload(Path(word.removeprefix(EXAMPLE_PREFIX)))
+        elif photo is None and looks_like_path(word):
+            photo = file_upload(Path(word))
+        else:  # the core names an option it does not know
+            words.append(word)
+    return commands.Suit(chat=chat, key=key, photo=photo, words=tuple(words), exemplar=exemplar)
+
+
+def _train(args: list[str], chat: ChatRef, key: str) -> list[Command]:
+    photos = [file_upload(Path(word)) for word in args]
+    if len(photos) <= MAX_SELFIES_PER_COMMAND:
+        return [commands.Train(chat=chat, key=key, photos=tuple(photos))]
+    # A chat album holds ten photos; more are sent as several albums, each with its own key.
+    step = MAX_SELFIES_PER_COMMAND
+    return [
+        commands.Train(chat=chat, key=f"{key}:{i // step}", photos=tuple(photos[i : i + step]))
+        for i in range(0, len(photos), step)
+    ]
