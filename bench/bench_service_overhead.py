@@ -29,8 +29,8 @@ from bench.common import percentile  # noqa: E402
 from core.store import JobStore, migrate  # noqa: E402
 from core.store.models import Job  # noqa: E402
 from tests.e2e.fake_bot_api import FakeBotAPI  # noqa: E402
+from tests.e2e.offline import photo_bytes  # noqa: E402
 from tests.e2e.stack import claimed_redis_db, stack_env, start_bot, start_worker, stop  # noqa: E402
-from tests.e2e.telegram_harness import photo_bytes  # noqa: E402
 
 WARM_UP_JOBS = 5
 WARM_UP_CHATS, MEASURED_CHATS = 9_000_000, 9_100_000

@@ -57,7 +57,7 @@ class ConsoleFrontEnd:
         self.job_ids: list[str] = []  # status messages shown, in order
         self.closed = False
         # Keys are stored with the jobs, so a second run on the same data must not reuse the first one's.
-        self._session = uuid.uuid4().hex[:8]
+        self._run_id = uuid.uuid4().hex[:8]
         self._lines = 0
 
     @property
@@ -91,7 +91,7 @@ class ConsoleFrontEnd:
 
     def key(self, line: int) -> str:
         """The idempotency key of the ``line``-th line of this conversation."""
-        return f"{PLATFORM}:{self._session}:{line}"
+        return f"{PLATFORM}:{self._run_id}:{line}"
 
     def _press(self, words: list[str], key: str) -> list[Command]:
         button = self.screen.board.button(int(words[0])) if len(words) == 1 else None

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.config import Settings
@@ -83,3 +84,15 @@ def stop_on_signals() -> asyncio.Event:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread / not Unix
             loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+# Threads for the studio's blocking calls (database, blob store, broker publish) in a bot process. asyncio's
+# default pool has cpu+4 threads: with Redis answering slowly, a burst of /unmask publishes would occupy all
+# of them and every other reply (even /status) would queue behind. The calls are I/O waits, not CPU work.
+BOT_THREADS = 64
+
+
+def widen_thread_pool() -> None:
+    """Give the running loop's ``asyncio.to_thread`` calls ``BOT_THREADS`` threads."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(BOT_THREADS, thread_name_prefix="studio"))

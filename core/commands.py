@@ -145,6 +145,9 @@ class Reply:
     job_id: str | None = None
     # The platform message to answer (the photo's), where the platform threads replies.
     reply_to: str | None = None
+    # Jobs this reply started without a status message of their own (the selfies of one /train): their
+    # verdicts answer the same conversation, where the platform can thread them (Discord: followups).
+    answers: tuple[str, ...] = ()
 
     @property
     def silent(self) -> bool:

@@ -22,7 +22,7 @@ from core.config import Settings
 from core.errors import UserError
 from core.idphoto.catalog import SuitOptions, parse_suit_options
 from core.intake import check_declared_size
-from core.messages import t
+from core.messages import MESSAGES, t
 from core.ports import ChatRef, JobView
 from core.status import settings_text, status_text
 from core.training import TrainingState
@@ -100,7 +100,9 @@ class FrontDesk:
         return Reply(t("start", command.chat.lang))
 
     async def _help(self, command: commands.Help) -> Reply:
-        return Reply(t("help", command.chat.lang))
+        # Where a platform's way of attaching photos differs, the catalogue has its own help text.
+        platform_help = f"help.{command.chat.platform}"
+        return Reply(t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang))
 
     async def _unmask(self, command: commands.Unmask) -> Reply:
         chat, studio = command.chat, self._studio
@@ -161,11 +163,12 @@ class FrontDesk:
             Reply(t("unmask.which_command", chat.lang)) if command.private else SILENT
         )  # groups share photos
 
-    async def _selfie(self, chat: ChatRef, photo: Upload, key: str | None) -> None:
+    async def _selfie(self, chat: ChatRef, photo: Upload, key: str | None) -> str:
         data = await self.fetch(photo)
-        await self._call(
+        submitted = await self._call(
             self._studio.submit_selfie, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )
+        return submitted.job_id
 
     async def _train(self, command: commands.Train) -> Reply:
         chat, studio = command.chat, self._studio
@@ -174,20 +177,18 @@ class FrontDesk:
             return Reply(
                 t("train.consent", chat.lang), buttons=buttons.consent_buttons(chat.user_id, chat.lang)
             )
-        refused = []
+        refused, checking = [], []
         for number, photo in enumerate(command.photos, start=1):
             key = None if command.key is None else f"{command.key}:{number}"
             try:
-                await self._selfie(chat, photo, key)
+                checking.append(await self._selfie(chat, photo, key))
             except UserError as error:
-                refused.append(
-                    t("train.photo_refused", chat.lang, number=number, reason=error.render(chat.lang))
-                )
+                reason = error.render(chat.lang)
+                refused.append(t("train.photo_refused", chat.lang, number=number, reason=reason))
         if not command.photos:
             return self._send_selfies(state, chat)
-        checking = len(command.photos) - len(refused)
-        lines = [t("train.checking", chat.lang, count=checking)] if checking else []
-        return Reply("\n".join(lines + refused), error=not checking)
+        lines = [t("train.checking", chat.lang, count=len(checking))] if checking else []
+        return Reply("\n".join(lines + refused), error=not checking, answers=tuple(checking))
 
     async def _done(self, command: commands.Done) -> Reply:
         chat = command.chat

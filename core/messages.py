@@ -233,6 +233,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # --- buttons, /status ---
         "cmd.status": "Your jobs and your model",
+        "help.discord": (
+            "What I can do:\n"
+            "/unmask photo: - attach a photo of a face wearing a mask; you get it back with the mask removed.\n"
+            "/suit photo: - attach a selfie for a formal ID photo: a suit painted on, plain background, cropped "
+            "to an ID format at 300 dpi, plus a print sheet. Pick style, look, background and format in the "
+            "command's options; attach a picture of a suit as example: to follow it.\n"
+            "/train - teach me your face from 5 to 20 of your selfies: agree to the terms, then send /train with "
+            "up to 10 photos at a time, as often as you like, and press Start training (or send /done). "
+            "Afterwards /unmask and /suit make faces that look like you.\n"
+            "/status - your queued and running jobs, and your model\n"
+            "/cancel - stop your running jobs or training\n"
+            "/settings - whether your model is used, whether your original selfies are kept\n"
+            "/forget - delete everything I store about you\n"
+            "Buttons under a message answer only the person who asked. Errors are shown only to you."
+        ),
+        "opt.unmask.photo": "A photo of a face wearing a mask",
+        "opt.suit.photo": "A selfie or ID photo of you",
+        "opt.suit.style": "Suit colour",
+        "opt.suit.look": "Tie, no tie, or women's cut",
+        "opt.suit.background": "Background colour",
+        "opt.suit.format": "ID photo size",
+        "opt.suit.example": "A picture of the suit to follow (optional)",
+        "opt.train.photo": "A selfie of you (up to 10 at once)",
         "console.no_file": "There is no file at {path}.",
         "console.unknown": "I don't know that command. /help lists what I can do.",
         "button.not_yours": "These buttons belong to someone else.",
@@ -451,6 +474,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         # --- buttons, /status ---
         "cmd.status": "내 작업과 모델 상태",
+        "help.discord": (
+            "할 수 있는 일:\n"
+            "/unmask photo: - 마스크를 쓴 얼굴 사진을 첨부하면 마스크를 지운 사진을 돌려 드립니다.\n"
+            "/suit photo: - 셀카를 첨부하면 정장 증명사진을 만듭니다: 정장을 입히고, 배경을 단색으로 바꾸고, "
+            "300 dpi 증명사진 규격으로 자르고, 인화용 시트도 드립니다. 스타일, 넥타이, 배경, 규격은 명령의 "
+            "옵션에서 고르고, 원하는 정장이 있으면 그 사진을 example: 에 첨부하세요.\n"
+            "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다: 약관에 동의한 뒤 /train 에 사진을 한 번에 최대 "
+            "10장씩 여러 번 첨부하고, 학습 시작 버튼을 누르거나 /done 을 보내세요. 그 뒤로 /unmask 와 /suit 가 "
+            "본인처럼 보이는 얼굴을 만듭니다.\n"
+            "/status - 대기 중이거나 진행 중인 작업과 내 모델 상태\n"
+            "/cancel - 진행 중인 작업이나 학습 취소\n"
+            "/settings - 내 모델 사용 여부, 원본 셀카 보관 여부\n"
+            "/forget - 저장된 내 정보를 모두 삭제\n"
+            "메시지 아래의 버튼은 요청한 사람만 누를 수 있습니다. 오류는 본인에게만 보입니다."
+        ),
+        "opt.unmask.photo": "마스크를 쓴 얼굴 사진",
+        "opt.suit.photo": "본인의 셀카나 증명사진",
+        "opt.suit.style": "정장 색상",
+        "opt.suit.look": "넥타이, 노타이 또는 여성용",
+        "opt.suit.background": "배경 색상",
+        "opt.suit.format": "증명사진 규격",
+        "opt.suit.example": "따라 할 정장 사진 (선택)",
+        "opt.train.photo": "본인 셀카 (한 번에 최대 10장)",
         "console.no_file": "{path} 에 파일이 없습니다.",
         "console.unknown": "모르는 명령입니다. /help 로 사용할 수 있는 기능을 볼 수 있습니다.",
         "button.not_yours": "다른 사람의 버튼입니다.",

@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots.processes import stop_on_signals
+from bots.processes import stop_on_signals, widen_thread_pool
 from bots.telegram.files import FileDownloader, install_token_redaction
 from bots.telegram.handlers import TelegramHandlers
 from bots.telegram.ordering import PerChatUpdateProcessor
@@ -121,6 +121,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
     if settings.telegram.token is None:
         raise ValueError("settings.telegram.token is not set")
     install_token_redaction(settings.telegram.token.get_secret_value())
+    widen_thread_pool()
     studio = await asyncio.to_thread(bootstrap, settings, queue=CeleryJobQueue(create_app(settings)))
     application = build_application(settings, studio)
     sender = TelegramResultSender(application.bot, settings.telegram)

@@ -19,8 +19,8 @@ import psutil
 from PIL import Image
 from sqlalchemy import select
 
-from core.config import Settings
 from core.commands import Buttons
+from core.config import Settings
 from core.delivery import Attachment, Deliverer
 from core.events import RedisEventBus
 from core.ports import ChatRef, JobView

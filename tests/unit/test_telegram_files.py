@@ -14,7 +14,7 @@ from telegram import Bot
 from bots.telegram.files import DownloadFailed, FileDownloader, TokenRedactingFilter, install_token_redaction
 from core.errors import UserError
 from tests.e2e.fake_bot_api import TOKEN, FakeBotAPI
-from tests.e2e.telegram_harness import photo_bytes, refuse_network
+from tests.e2e.offline import photo_bytes, refuse_network
 
 
 @pytest.fixture

@@ -16,13 +16,12 @@ from core.config import Settings
 from core.service import Studio, bootstrap
 from core.store import JobStore
 from tests.e2e.fake_bot_api import FakeBotAPI
+from tests.e2e.offline import photo_bytes, refuse_network
 from tests.e2e.telegram_harness import (
     RecordingQueue,
     feed,
     initialized,
     make_settings,
-    photo_bytes,
-    refuse_network,
 )
 
 CHAT = 5550001

@@ -21,7 +21,8 @@ from core.delivery import Deliverer, Undeliverable
 from core.ports import ChatRef, JobState, JobView
 from core.service import bootstrap, result_key
 from tests.e2e.fake_bot_api import FakeBotAPI
-from tests.e2e.telegram_harness import RecordingQueue, make_settings, photo_bytes, refuse_network
+from tests.e2e.offline import photo_bytes, refuse_network
+from tests.e2e.telegram_harness import RecordingQueue, make_settings
 
 T = TypeVar("T")
 ALICE, BOB = 6660001, 6660002

@@ -12,7 +12,8 @@ from core.config import Settings
 from core.idphoto.catalog import SuitOptions
 from core.service import Studio
 from tests.e2e.fake_bot_api import FakeBotAPI
-from tests.e2e.telegram_harness import RecordingQueue, photo_bytes
+from tests.e2e.offline import photo_bytes
+from tests.e2e.telegram_harness import RecordingQueue
 from tests.unit.test_telegram_handlers import (  # noqa: F401
     CHAT,
     api,

@@ -1,0 +1,278 @@
+"""Results and progress back to Discord through the real ``Deliverer`` and the real client: through the
+interaction token while it lives, through the channel with the bot token after it expired, after a restart,
+or when Discord refuses the token; and a channel that is gone makes the job undeliverable."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bots.discord.app import AtelierClient
+from bots.discord.sender import fit_upload
+from core.delivery import Deliverer, progress_text, result_caption
+from core.messages import t
+from core.ports import ChatRef
+from core.service import Studio, bootstrap, extra_result_key, result_key
+from tests.e2e.discord_harness import (
+    CHANNEL,
+    USER,
+    RecordingQueue,
+    handled,
+    logged_in,
+    make_settings,
+    run,
+)
+from tests.e2e.discord_shapes import GUILD_ID
+from tests.e2e.fake_discord_api import TOKEN, FakeDiscordAPI, Request
+from tests.e2e.offline import photo_bytes, refuse_network
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscordAPI]:
+    refuse_network(monkeypatch)
+    with FakeDiscordAPI() as fake:
+        yield fake
+
+
+def studio_for(tmp_path: Path, api: FakeDiscordAPI, **discord: Any) -> Studio:
+    return bootstrap(make_settings(tmp_path, api.api_url, **discord), queue=RecordingQueue())
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "teal").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def submit(api: FakeDiscordAPI, client: AtelierClient, command: str = "unmask") -> tuple[str, dict]:
+    """Run ``/command`` with a photo; returns the job id and the interaction payload."""
+    files = {"photo": api.add_file(photo_bytes())}
+    payload = api.slash(command, user_id=USER, channel_id=CHANNEL, guild_id=GUILD_ID, files=files)
+    await handled(client, payload)
+    studio = client.desk.studio
+    (job,) = studio.active_jobs(ChatRef("discord", str(USER), str(CHANNEL)))
+    return job.id, payload
+
+
+def finish(studio: Studio, job_id: str, *, sheet: bool = False) -> None:
+    assert studio.store.start_attempt(job_id, 3, owner="w").action.name == "RUN"
+    studio.blobs.put(result_key(job_id), png())
+    if sheet:
+        studio.blobs.put(extra_result_key(job_id, "sheet"), png(100, 150))
+    studio.store.mark_done(job_id, result_key(job_id), None)
+
+
+def deliverer(studio: Studio, client: AtelierClient) -> Deliverer:
+    return Deliverer(studio.store, studio.blobs, None, {"discord": client.sender})
+
+
+def webhook_posts(api: FakeDiscordAPI, payload: dict) -> list[Request]:
+    return [r for r in api.for_token(payload["token"]) if r.method == "POST" and not r.is_callback()]
+
+
+def test_progress_edits_the_status_message_through_the_interaction_while_its_token_lives(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            studio.store.start_attempt(job_id, 3, owner="w")
+            studio.store.report_progress(job_id, "w", "inpaint", 0.5, lease_s=60)
+            await deliverer(studio, client).show_progress(job_id)
+            edit = [r for r in api.for_token(payload["token"]) if r.method == "PATCH"][-1]
+            assert edit.path.endswith("/messages/@original")
+            assert edit.content == progress_text(studio.job(job_id))
+            assert edit.custom_ids == [f"job:{USER}:cancel:{job_id}"]
+            assert api.to_channel(CHANNEL) == []
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_a_result_within_the_tokens_life_is_a_followup_with_the_png_the_sheet_and_a_try_again_button(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client, "suit")
+            finish(studio, job_id, sheet=True)
+            assert await deliverer(studio, client).deliver(job_id)
+            result, sheet = webhook_posts(api, payload)
+            assert [f.filename for f in result.files] == [f"atelier-{job_id}.png"]
+            assert result.files[0].data == png()
+            assert result.content == f"<@{USER}> {result_caption(studio.job(job_id))}"
+            assert result.custom_ids == [f"job:{USER}:retry:{job_id}"]
+            assert [f.filename for f in sheet.files] == [f"atelier-{job_id}-sheet.png"]
+            final = [r for r in api.for_token(payload["token"]) if r.method == "PATCH"][-1]
+            assert final.content == t("job.done", "en") and final.custom_ids == []
+            assert api.to_channel(CHANNEL) == []
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def assert_sent_to_channel(api: FakeDiscordAPI, studio: Studio, job_id: str) -> None:
+    """The result went to the channel with the bot token, mentioning the member and replying to the status
+    message, and the status message was edited there too."""
+    status_id = studio.job(job_id).status_message_id
+    (sent,) = [r for r in api.to_channel(CHANNEL) if r.method == "POST"]
+    assert sent.auth == f"Bot {TOKEN}"
+    assert sent.content.startswith(f"<@{USER}> ")
+    assert [str(u) for u in sent.body["allowed_mentions"]["users"]] == [str(USER)]
+    assert str(sent.body["message_reference"]["message_id"]) == status_id
+    assert [f.filename for f in sent.files] == [f"atelier-{job_id}.png"]
+    assert sent.custom_ids == [f"job:{USER}:retry:{job_id}"]
+    (edit,) = [r for r in api.to_channel(CHANNEL) if r.method == "PATCH"]
+    assert edit.path == f"/channels/{CHANNEL}/messages/{status_id}" and edit.content == t("job.done", "en")
+
+
+def test_after_the_token_expires_the_result_goes_to_the_channel_with_the_bot_token(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api, interaction_token_ttl_s=0)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            finish(studio, job_id)
+            assert await deliverer(studio, client).deliver(job_id)
+            assert webhook_posts(api, payload) == []  # the expired token was not even tried
+            assert_sent_to_channel(api, studio, job_id)
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_a_token_discord_refuses_falls_back_to_the_channel(
+    api: FakeDiscordAPI, tmp_path: Path, status: int
+) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            finish(studio, job_id)
+            api.expire_token(payload["token"], status)
+            assert await deliverer(studio, client).deliver(job_id)
+            assert [r.status for r in webhook_posts(api, payload)] == [status]
+            assert_sent_to_channel(api, studio, job_id)
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_after_a_restart_results_go_to_the_channel(api: FakeDiscordAPI, tmp_path: Path) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as before:
+            job_id, payload = await submit(api, before)
+        finish(studio, job_id)
+        async with logged_in(studio.settings, studio) as after:  # a new process knows no interaction
+            assert await deliverer(studio, after).deliver(job_id)
+        assert webhook_posts(api, payload) == []
+        assert_sent_to_channel(api, studio, job_id)
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_a_channel_that_is_gone_makes_the_job_undeliverable(
+    api: FakeDiscordAPI, tmp_path: Path, status: int
+) -> None:
+    studio = studio_for(tmp_path, api, interaction_token_ttl_s=0)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, _ = await submit(api, client)
+            finish(studio, job_id)
+            api.lose_channel(CHANNEL, status)
+            assert not await deliverer(studio, client).deliver(job_id)
+            record = studio.store.delivery(job_id)
+            assert record is not None and record.status == "undeliverable"
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_a_failed_job_is_told_in_a_sentence(api: FakeDiscordAPI, tmp_path: Path) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            studio.store.start_attempt(job_id, 3, owner="w")
+            studio.store.mark_failed(job_id, "job.crashed", {"attempts": 3})
+            assert await deliverer(studio, client).deliver(job_id)
+            (sent,) = webhook_posts(api, payload)
+            assert sent.content == f"<@{USER}> {t('job.crashed', 'en', attempts=3)}" and sent.files == []
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_a_result_over_the_upload_limit_is_sent_as_a_smaller_jpeg() -> None:
+    small = png()
+    assert fit_upload(small, len(small)) == (small, "png")
+    big = photo_bytes(600, 600, fmt="PNG", noise=True)
+    data, suffix = fit_upload(big, 150_000)
+    assert suffix == "jpg" and len(data) <= 150_000
+    assert Image.open(io.BytesIO(data)).format == "JPEG"
+
+
+def test_try_again_queues_a_new_job_whose_progress_edits_the_followup_it_was_announced_in(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            finish(studio, job_id)
+            assert await deliverer(studio, client).deliver(job_id)
+            (result,) = webhook_posts(api, payload)
+            result_message = max(m for m in api.messages if api.messages[m]["attachments"])
+            press = api.press(result_message, result.custom_ids[0], user_id=USER, guild_id=GUILD_ID)
+            await handled(client, press)
+            (queued,) = webhook_posts(api, press)
+            assert queued.content == t("job.queued", "en", position=1)
+            (retry_id,) = [job.id for job in studio.active_jobs(ChatRef("discord", str(USER), str(CHANNEL)))]
+            assert queued.custom_ids == [f"job:{USER}:cancel:{retry_id}"]
+            status_id = studio.job(retry_id).status_message_id
+            assert status_id is not None and int(status_id) in api.messages
+            studio.store.start_attempt(retry_id, 3, owner="w")
+            studio.store.report_progress(retry_id, "w", "inpaint", 0.5, lease_s=60)
+            await deliverer(studio, client).show_progress(retry_id)
+            (edit,) = [r for r in api.for_token(press["token"]) if r.method == "PATCH"]
+            assert edit.path.endswith(f"/messages/{status_id}")
+            assert edit.content == progress_text(studio.job(retry_id))
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()

@@ -1,0 +1,123 @@
+"""Every command of the core's table exists on every front end with the same options: Discord's slash
+commands, Telegram's command handlers and menu, the console's lines. A command added to the table and not
+to a front end fails here, by name."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from pydantic import SecretStr
+from telegram.ext import CommandHandler
+
+from bots.chat_lines import parse_command
+from bots.discord.tree import build_tree, option_names
+from bots.telegram.app import COMMANDS, build_application
+from core.commands import CommandSpec, Help, OptionSpec, Press, command_table
+from core.config import Settings
+from core.idphoto.catalog import SuitOptions, parse_suit_options
+from core.messages import t
+from core.ports import ChatRef
+from core.service import Studio, bootstrap
+
+TABLE = command_table()
+NAMES = [spec.name for spec in TABLE]
+TELEGRAM_ONLY = {"start"}  # Telegram's own greeting command
+
+
+async def _ignore_command(interaction: discord.Interaction, name: str, options: dict[str, Any]) -> None:
+    return None
+
+
+async def _ignore_error(interaction: discord.Interaction, error: Exception) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def discord_commands() -> dict[str, discord.app_commands.Command[Any, Any, Any]]:
+    tree = build_tree(discord.Client(intents=discord.Intents.none()), _ignore_command, _ignore_error)
+    return {command.name: command for command in tree.get_commands()}  # type: ignore[misc]
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Studio:
+    return bootstrap(Settings(data_dir=tmp_path / "data"))
+
+
+@pytest.fixture
+def telegram_commands(studio: Studio) -> set[str]:
+    settings = studio.settings.model_copy(deep=True)
+    settings.telegram.token = SecretStr("123:abc")
+    application = build_application(settings, studio)
+    return {
+        name
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+
+
+def test_no_front_end_offers_a_command_the_core_does_not_have(
+    discord_commands: dict[str, Any], telegram_commands: set[str]
+) -> None:
+    assert set(discord_commands) == set(NAMES)
+    assert telegram_commands - TELEGRAM_ONLY == set(NAMES)
+    assert set(COMMANDS) - TELEGRAM_ONLY == set(NAMES)  # the menu shows them all
+
+
+@pytest.mark.parametrize("spec", TABLE, ids=NAMES)
+def test_discord_has_the_command_with_the_same_options(
+    spec: CommandSpec, discord_commands: dict[str, Any]
+) -> None:
+    command = discord_commands[spec.name]
+    expected = [
+        (name, spec_option.required and number == 0, list(spec_option.choices))
+        for spec_option in spec.options
+        for number, name in enumerate(option_names(spec_option))
+    ]
+    actual = [(p.name, p.required, [choice.value for choice in p.choices]) for p in command.parameters]
+    assert actual == expected
+    kinds = {p.name: p.type for p in command.parameters}
+    for spec_option in spec.options:
+        wanted = (
+            discord.AppCommandOptionType.attachment
+            if spec_option.kind == "attachment"
+            else discord.AppCommandOptionType.string
+        )
+        assert all(kinds[name] is wanted for name in option_names(spec_option))
+
+
+@pytest.mark.parametrize("spec", TABLE, ids=NAMES)
+def test_telegram_and_the_console_take_the_command_and_every_choice_as_a_word(
+    spec: CommandSpec, telegram_commands: set[str]
+) -> None:
+    assert spec.name in telegram_commands
+    chat = ChatRef("console", "operator", "local")
+    [command] = parse_command([f"/{spec.name}"], chat, "k")
+    assert not isinstance(command, Press)
+    assert isinstance(command, Help) == (spec.name == "help")
+    for option in spec.options:
+        for choice in option.choices:
+            assert _chosen(option, parse_suit_options([choice])) == choice
+
+
+def _chosen(option: OptionSpec, options: SuitOptions) -> str:
+    """What a parsed word set for ``option``: the field of the same name, or the tie/cut pair for "look"."""
+    if option.name == "look":
+        return "women" if options.cut == "women" else ("tie" if options.tie else "no-tie")
+    return str(getattr(options, option.name))
+
+
+@pytest.mark.parametrize(
+    ("platform", "key"), [("telegram", "help"), ("console", "help"), ("discord", "help.discord")]
+)
+def test_help_explains_the_platforms_own_way_of_attaching_photos(
+    studio: Studio, platform: str, key: str
+) -> None:
+
+    reply = asyncio.run(studio.handle(Help(chat=ChatRef(platform, "1", "1", "ko"))))
+    assert reply.text == t(key, "ko")
