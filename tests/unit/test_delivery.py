@@ -310,21 +310,25 @@ def test_run_delivers_the_backlog_first_then_follows_events(store: JobStore, blo
     # A sweep interval far beyond the test: only the start-up sweep and the events can deliver.
     deliverer = Deliverer(store, blobs, events, {"telegram": sender}, sweep_interval_s=3600)
 
-    async def scenario() -> float:
-        run = asyncio.create_task(deliverer.run())
-        await asyncio.sleep(0.3)
-        assert [job for job, *_ in sender.results] == [backlog]
-        live = done_job(store, blobs)
-        started = time.monotonic()
-        events.publish(live, "done")
-        while len(sender.results) < 2 and time.monotonic() - started < 5:
+    async def delivered(count: int) -> list[str]:
+        deadline = time.monotonic() + 30  # a deadline for a stuck loop, not a latency check
+        while len(sender.results) < count and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        return [job for job, *_ in sender.results]
+
+    async def scenario() -> tuple[list[str], list[str], str]:
+        run = asyncio.create_task(deliverer.run())
+        at_start = await delivered(1)
+        live = done_job(store, blobs)
+        events.publish(live, "done")
+        after_event = await delivered(2)
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
-        return time.monotonic() - started
+        return at_start, after_event, live
 
-    assert asyncio.run(scenario()) < 1.0
-    assert len(sender.results) == 2
+    at_start, after_event, live = asyncio.run(scenario())
+    assert at_start == [backlog]  # before any event: the start-up sweep
+    assert after_event == [backlog, live]  # the hour-long sweep never ran: the event delivered it
 
 
 def kind_job(store: JobStore, kind: str, chat: ChatRef = EN, params: dict | None = None) -> str:
