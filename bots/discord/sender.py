@@ -25,11 +25,11 @@ from bots.discord.views import clip, make_view
 from core.commands import Buttons
 from core.config import DiscordSettings
 from core.delivery import Attachment, Undeliverable
+from core.intake import jpeg_within
 from core.ports import JobView
 
 log = logging.getLogger(__name__)
 
-JPEG_QUALITY = 90
 # Discord's answers for a token it no longer honours: 401 Invalid Webhook Token, 404 Unknown Webhook /
 # Unknown Interaction.
 _EXPIRED_CODES = frozenset({50027, 10015, 10062})
@@ -199,12 +199,4 @@ def fit_upload(png: bytes, max_bytes: int) -> tuple[bytes, str]:
     if len(png) <= max_bytes:
         return png, "png"
     with Image.open(io.BytesIO(png)) as image:
-        rgb = image.convert("RGB")
-    scale = 1.0
-    while True:
-        size = (max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale)))
-        buffer = io.BytesIO()
-        rgb.resize(size, Image.Resampling.LANCZOS).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        if buffer.tell() <= max_bytes:
-            return buffer.getvalue(), "jpg"
-        scale *= 0.75
+        return jpeg_within(image, max_bytes), "jpg"

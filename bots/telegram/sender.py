@@ -24,6 +24,7 @@ from bots.telegram.ratelimit import ChatRateLimiter
 from core.commands import Buttons
 from core.config import TelegramSettings
 from core.delivery import Attachment, ResultSender, Undeliverable
+from core.intake import jpeg_within
 from core.ports import JobView
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ T = TypeVar("T")
 # Telegram's rules for sendPhoto (besides the byte limit).
 MAX_PHOTO_SIDES_SUM = 10_000
 MAX_PHOTO_RATIO = 20.0
-JPEG_QUALITY = 90
 # A 429 asks for patience, not for a loop: a few retries, each waiting as long as Telegram says.
 MAX_SEND_ATTEMPTS = 4
 MAX_RETRY_WAIT_S = 120.0
@@ -169,15 +169,7 @@ def photo_for_telegram(png: bytes, max_bytes: int) -> bytes | None:
             return None
         if len(png) <= max_bytes and width + height <= MAX_PHOTO_SIDES_SUM:
             return png
-        rgb = image.convert("RGB")
-    scale = min(1.0, MAX_PHOTO_SIDES_SUM / (width + height))
-    while True:
-        size = (max(1, int(width * scale)), max(1, int(height * scale)))
-        buffer = io.BytesIO()
-        rgb.resize(size, Image.Resampling.LANCZOS).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        if buffer.tell() <= max_bytes:
-            return buffer.getvalue()
-        scale *= 0.75
+        return jpeg_within(image, max_bytes, min(1.0, MAX_PHOTO_SIDES_SUM / (width + height)))
 
 
 def _reply_to(job: JobView) -> ReplyParameters | None:
