@@ -19,17 +19,21 @@ from core.backends.offline import skin
 from core.config import ModelSettings
 
 # GrabCut works on the face crop scaled so that the eye distance is this many pixels.
-_WORK_EYE_DISTANCE = 48.0
+_WORK_EYE_DISTANCE = 80.0
 _ITERATIONS = 4
 # Colour distance (Lab, lightness down-weighted) under which a pixel counts as the face's own skin.
 _SKIN_DISTANCE = 10.0
 _SKIN_LIGHTNESS_WEIGHT = 0.3
 # Final growth of the outline, in working pixels (about 4% of the eye distance).
-_GROW = 2
+_GROW = 0
 # How far beyond the jaw the mask may reach, as a fraction of the jaw's distance from the face centre:
 # probably-mask up to the first, possibly-mask up to the second (N95s and gaiters hang well below the chin).
 _PROBABLE_OVERHANG = 0.08
 _POSSIBLE_OVERHANG = 0.6
+# Beyond the cheeks, how far out (from the ear, along the eye line) and down (from there) a mask may reach,
+# in eye distances.
+_SIDE_REACH = 0.8
+_SIDE_DEPTH = 1.2
 # A GrabCut result smaller than this fraction of the landmark polygon means the colours could not be told
 # apart (a skin-coloured mask, flat lighting): the polygon itself is the better answer then.
 _MIN_AREA_RATIO = 0.25
@@ -43,9 +47,9 @@ class LandmarkGrabCutSegmenter:
 
         landmarks = face.landmarks.astype(np.float32)
         scale = _WORK_EYE_DISTANCE / max(fr.eye_distance(landmarks), 1.0)
-        possible = fr.below_eyes_polygon(landmarks, _POSSIBLE_OVERHANG)
-        # The working crop: the possible region plus the eyes and brows, with a margin.
-        region = np.vstack([possible, fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)])
+        reach = _reach_polygon(landmarks)
+        # The working crop: where a mask can reach plus the eyes and brows, with a margin.
+        region = np.vstack([reach, fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)])
         margin = 0.25 * fr.eye_distance(landmarks)
         x0 = max(0, int(region[:, 0].min() - margin))
         y0 = max(0, int(region[:, 1].min() - margin))
@@ -65,7 +69,7 @@ class LandmarkGrabCutSegmenter:
         cv2.fillPoly(prior, [to_work(fr.lower_face_polygon(landmarks, _PROBABLE_OVERHANG))], 1)
 
         trimap = np.full((height, width), cv2.GC_BGD, np.uint8)
-        cv2.fillPoly(trimap, [to_work(possible)], cv2.GC_PR_BGD)
+        cv2.fillPoly(trimap, [to_work(reach)], cv2.GC_PR_BGD)
         # Start GrabCut's mask model from the non-skin part of the polygon only: seeded with the whole
         # polygon, it keeps a "skin" component in its mask model and never lets go of the cheeks and neck.
         skin_coloured = _skin_like_face(bgr, to_work(landmarks[list(skin.SKIN_POINTS)]))
@@ -74,7 +78,9 @@ class LandmarkGrabCutSegmenter:
         core = np.vstack(
             [fr.points(landmarks, fr.LIPS_OUTER), landmarks[[fr.CHIN]] * 0.35 + landmarks[[0]] * 0.65]
         )
-        cv2.fillPoly(trimap, [cv2.convexHull(to_work(core))], cv2.GC_FGD)
+        core_mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(core_mask, [cv2.convexHull(to_work(core))], 1)
+        trimap[core_mask > 0] = cv2.GC_FGD
         upper = _upper_face(landmarks)
         cv2.fillPoly(trimap, [to_work(upper)], cv2.GC_BGD)
         for eye in (fr.LEFT_EYE, fr.RIGHT_EYE):
@@ -84,10 +90,11 @@ class LandmarkGrabCutSegmenter:
         prior_area = int(prior.sum())
         if found is None or found.sum() < _MIN_AREA_RATIO * prior_area:
             found = prior.astype(bool)
-        cleaned = _clean(found, kernel=max(3, round(_WORK_EYE_DISTANCE / 12)))
-        # Colour stops at the fabric's edge; the rim, its seam and the shadow it casts lie just beyond.
-        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _GROW + 1, 2 * _GROW + 1))
-        cleaned = cv2.dilate(cleaned.astype(np.uint8), grow).astype(bool)
+        cleaned = _clean(found, core_mask > 0, kernel=max(3, round(_WORK_EYE_DISTANCE / 12)))
+        if _GROW > 0:
+            # Colour stops at the fabric's edge; its seam and the shadow it casts lie just beyond.
+            grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _GROW + 1, 2 * _GROW + 1))
+            cleaned = cv2.dilate(cleaned.astype(np.uint8), grow).astype(bool)
         # Back to full resolution through a blurred edge so the outline is smooth, not blocky.
         soft = cv2.resize(cleaned.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         full = np.zeros((image.height, image.width), np.uint8)
@@ -102,6 +109,9 @@ class LandmarkGrabCutSegmenter:
         if not (labels == cv2.GC_BGD).any() or not np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
             return None
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        # GrabCut seeds its colour models with k-means from OpenCV's (per-thread) random generator: reset it so
+        # that one photo always gets one outline.
+        cv2.setRNGSeed(0)
         try:
             # The rectangle is ignored when initialising from a mask.
             cv2.grabCut(bgr, labels, (0, 0, 0, 0), bgd, fgd, _ITERATIONS, cv2.GC_INIT_WITH_MASK)
@@ -122,6 +132,29 @@ def _skin_like_face(bgr: np.ndarray, reference_points: np.ndarray) -> np.ndarray
     return np.asarray(np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE)
 
 
+def _reach_polygon(landmarks: np.ndarray) -> np.ndarray:
+    """Everything a mask could cover: below the eyes, over the lower face and the jaw (pushed outward as
+    in ``below_eyes_polygon``), and out to the sides beyond the cheeks, where the flaps of a mask seen from
+    an angle and the filters of a respirator stick out."""
+    import cv2
+
+    below = fr.below_eyes_polygon(landmarks, _POSSIBLE_OVERHANG)
+    centre = fr.face_centre(landmarks)
+    eye_line = fr.points(landmarks, fr.EYE_LINE)
+    unit = fr.eye_distance(landmarks)
+    chin = landmarks[fr.CHIN]
+    down = chin - centre
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    side = np.array([down[1], -down[0]], np.float32)
+    wings = []
+    for sign in (-1.0, 1.0):
+        ear = eye_line[0] if sign * ((eye_line[0] - centre) @ side) > 0 else eye_line[-1]
+        out = ear + sign * side * _SIDE_REACH * unit
+        wings += [ear, out, out + down * _SIDE_DEPTH * unit, ear + down * _SIDE_DEPTH * unit]
+    hull = cv2.convexHull(np.vstack([below, np.array(wings, np.float32)]).astype(np.float32))
+    return np.asarray(hull, np.float32).reshape(-1, 2)
+
+
 def _upper_face(landmarks: np.ndarray) -> np.ndarray:
     """Eyes, brows and forehead: the face oval above the line through the lower eyelids."""
     oval = fr.points(landmarks, fr.FACE_OVAL)
@@ -134,8 +167,9 @@ def _upper_face(landmarks: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.convexHull(np.vstack([above, brows, eyes]).astype(np.float32))).reshape(-1, 2)
 
 
-def _clean(mask: np.ndarray, kernel: int) -> np.ndarray:
-    """Keep the largest blob, close pleats and strap gaps, fill holes (a valve, a printed logo)."""
+def _clean(mask: np.ndarray, core: np.ndarray, kernel: int) -> np.ndarray:
+    """Keep the blob over the mouth and chin (the largest when none is), close pleats and strap gaps, fill
+    holes (a valve, a printed logo)."""
     import cv2
 
     shape = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
@@ -144,8 +178,9 @@ def _clean(mask: np.ndarray, kernel: int) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if count <= 1:
         return mask.astype(bool)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    m = (labels == largest).astype(np.uint8)
+    over_core = np.bincount(labels[core], minlength=count)[1:]
+    best = over_core if over_core.any() else stats[1:, cv2.CC_STAT_AREA]
+    m = (labels == 1 + int(np.argmax(best))).astype(np.uint8)
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros_like(m)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
