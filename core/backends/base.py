@@ -50,6 +50,9 @@ class Face:
     landmarks: np.ndarray | None = field(default=None, compare=False)
     # Probability that the face wears a mask, when the detector itself knows (e.g. a YOLO mask class).
     mask_score: float | None = None
+    # (N,) depth of each landmark in pixels of the same scale as x (smaller = nearer the camera), when the
+    # detector predicts a 3D mesh; the offline painter shades the hidden lower face from it.
+    depth: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class InpaintRequest:
     # inpainter (the pipeline maps them through its crop and resizes). Classical backends use them to place
     # skin, lips and nostrils; generative backends may ignore them.
     landmarks: np.ndarray | None = field(default=None, compare=False)
+    # Depth of each landmark (see ``Face.depth``), in the same pixels as ``landmarks``.
+    depth: np.ndarray | None = field(default=None, compare=False)
     # The requesting user's identity: generative backends load its adapter and put its token in the prompt;
     # the classical backend transplants the lower face of the best-matching reference selfie.
     identity: Identity | None = field(default=None, compare=False)

@@ -69,9 +69,9 @@ class MediaPipeFaceDetector:
             boxes = self._detect_boxes(small, scale, image.size)
             faces = []
             for box, score in _merge(boxes):
-                landmarks = self._landmarks(rgb, box)
-                if landmarks is not None:
-                    faces.append(Face(box=box, score=score, landmarks=landmarks))
+                mesh = self._landmarks(rgb, box)
+                if mesh is not None:
+                    faces.append(Face(box=box, score=score, landmarks=mesh[:, :2], depth=mesh[:, 2]))
         faces.sort(key=lambda face: face.box.width * face.box.height, reverse=True)
         return faces
 
@@ -112,9 +112,13 @@ class MediaPipeFaceDetector:
             result = self._mesh.process(np.ascontiguousarray(crop))
             if not result.multi_face_landmarks:
                 continue
-            points = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
+            points = np.array(
+                [(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32
+            )
             points[:, 0] = x0 + points[:, 0] * crop.shape[1] / shrink
             points[:, 1] = y0 + points[:, 1] * crop.shape[0] / shrink
+            # MediaPipe's z is on the scale of x (relative to the crop's width).
+            points[:, 2] = points[:, 2] * crop.shape[1] / shrink
             # The mesh must describe the detected face, not a neighbour that happens to be in the crop.
             mx, my = points[:, 0].mean(), points[:, 1].mean()
             if box.x0 <= mx <= box.x1 and box.y0 <= my <= box.y1:

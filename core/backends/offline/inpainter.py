@@ -23,7 +23,7 @@ from PIL import Image
 
 from core.backends.base import InpaintRequest, StepProgress
 from core.backends.offline import face_regions as fr
-from core.backends.offline import face_transplant, shading, skin
+from core.backends.offline import face_render, face_transplant, shading, skin
 from core.config import ModelSettings
 
 # The fill is computed with the hole's longer side scaled down to at most this many pixels.
@@ -41,6 +41,10 @@ _FACE_WIDEN = (1.08, 1.03)
 # hairs and sensor noise that should not be copied.
 _GRAIN_SHARE = 0.5
 _GRAIN_RANGE = (0.2, 0.8)
+# How much of the rendered face replaces the flat lit skin.
+_RENDER_SHARE = 0.5
+# Bound on the edge correction (L*, a*, b*): larger differences at the edge are not skin meeting skin.
+_EDGE_RESIDUAL = np.array([20.0, 10.0, 10.0], np.float32)
 
 
 class ClassicalInpainter:
@@ -93,21 +97,33 @@ class ClassicalInpainter:
         face = np.ones_like(work_hole) if work_landmarks is None else _face_region(work_landmarks, size)
         progress(0.2)
 
-        # 2. Base fill: a lit skin surface inside the face, melted into the skin around the hole.
+        # 2. The lower face: where the face mesh covers it, rendered from the mesh's shape in the light the
+        # visible skin shows; elsewhere (no mesh, or its outline pulled in by the mask) a lit skin plane.
         unit = max(2.0, fr.eye_distance(work_landmarks)) if work_landmarks is not None else max(size) / 2.5
         fill = _skin_surface(work_lab, work_hole, face, tone, unit)
+        if work_landmarks is not None and request.depth is not None:
+            skin_coloured = _near(work_lab, tone, 1.5 * _SKIN_DISTANCE)
+            depth = np.asarray(request.depth, np.float32) * scale
+            rendered = face_render.render(work, work_hole, skin_coloured, work_landmarks, depth)
+            if rendered is not None:
+                colours, covered = rendered
+                weight = cv2.GaussianBlur(covered.astype(np.float32), (0, 0), 0.03 * unit)[..., None]
+                fill = fill + _RENDER_SHARE * (_lab(colours) - fill) * weight
+                face = face | covered
         # Below the jaw the photo itself (neck, collar, background) continues into the hole.
         if work_landmarks is not None:
             plain = _lab(cv2.inpaint(work, work_hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
             # A jaw line is an edge against the background, so the blend across it is narrow.
             jaw = cv2.GaussianBlur(face.astype(np.float32), (0, 0), 0.015 * unit)[..., None]
             fill = fill * jaw + plain * (1.0 - jaw)
-            # 3. Nostrils, lips and the mouth line, faint, from the landmark geometry.
-            fill = fill + shading.features(work_landmarks, size, unit) * face[..., None]
-            fill[..., 0] += shading.roundness(face, unit) * work_hole
+            # 3. Lips, nostrils and the mouth line in their own colours, placed by the landmark geometry.
+            fill = fill + shading.features(work_landmarks, size, unit, tone) * face[..., None]
+        # 4. Whatever difference remains at the hole's edge fades smoothly across it, so the fill meets the
+        # real skin around it without a seam.
+        fill = _meet_the_edge(fill, work_lab, work_hole, unit)
         progress(0.7)
 
-        # 4. Back to full resolution, with skin grain, only inside the hole.
+        # 5. Back to full resolution, with skin grain, only inside the hole.
         full = np.asarray(cv2.resize(fill, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC), np.float32)
         skin_weight = cv2.resize(face.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         rng = np.random.default_rng(request.seed)
@@ -183,7 +199,6 @@ def _skin_surface(
     """Skin-coloured Lab field over the work image: lightness from a plane fitted to the skin around the
     hole, chroma from that skin (or the reference when too little of it shows), blended near the hole's
     edge into a Telea fill of a canvas where every non-skin pixel was replaced by the reference skin."""
-    import cv2
 
     height, width = hole.shape
     difference = (lab - tone) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
@@ -213,12 +228,36 @@ def _skin_surface(
         lightness = np.clip(plane, tone[0] - 15.0, tone[0] + 15.0).astype(np.float32)
     surface = np.dstack([lightness, np.full_like(lightness, tone[1]), np.full_like(lightness, tone[2])])
 
-    canvas = np.where((near & face & ~hole)[..., None], lab, surface)
-    canvas_rgb = np.clip(cv2.cvtColor(canvas.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0, 0, 255)
-    melted = _lab(cv2.inpaint(canvas_rgb.astype(np.uint8), hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    weight = np.exp(-depth / max(1.0, 0.15 * unit))[..., None]
-    return np.asarray(melted * weight + surface * (1.0 - weight), dtype=np.float32)
+    return surface
+
+
+def _near(lab: np.ndarray, tone: np.ndarray, distance: float) -> np.ndarray:
+    """Pixels coloured like the skin ``tone`` (lightness counting little: shading changes it)."""
+    difference = (lab - tone) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
+    return np.asarray(np.linalg.norm(difference, axis=-1) < distance)
+
+
+def _meet_the_edge(fill: np.ndarray, lab: np.ndarray, hole: np.ndarray, unit: float) -> np.ndarray:
+    """``fill`` plus a smooth correction inside the hole that makes it equal the photo just outside it:
+    the residual on a thin ring around the hole, bounded (a strand of hair or a frame on the ring must not
+    spread), interpolated inward at half resolution."""
+    import cv2
+
+    ring = _ring(hole, max(1, round(0.04 * unit)))
+    if ring.sum() < 8:
+        return fill
+    residual = np.clip(lab - fill, -_EDGE_RESIDUAL, _EDGE_RESIDUAL).astype(np.float32)
+    height, width = hole.shape
+    half = (max(4, width // 2), max(4, height // 2))
+    known = cv2.resize(ring.astype(np.uint8), half, interpolation=cv2.INTER_NEAREST) > 0
+    small = cv2.resize(np.where(ring[..., None], residual, 0.0), half, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(ring.astype(np.float32), half, interpolation=cv2.INTER_AREA)
+    small = small / np.maximum(weight, 1e-3)[..., None]
+    unknown = (~known).astype(np.uint8)
+    spread = np.dstack([cv2.inpaint(small[..., k], unknown, 5, cv2.INPAINT_TELEA) for k in range(3)])
+    spread = cv2.GaussianBlur(spread, (0, 0), max(0.5, 0.05 * unit / 2))
+    correction = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(np.where(hole[..., None], fill + correction, fill), np.float32)
 
 
 def build_inpainter(models: ModelSettings) -> ClassicalInpainter:

@@ -1,8 +1,10 @@
-"""Faint facial features and skin grain for the classical inpainter, as Lab offsets.
+"""Lips, nostrils and skin grain for the classical inpainter, as Lab offsets over the rendered skin.
 
-Everything is drawn from the face-mesh landmarks as soft shapes (blurred in proportion to the face size)
-and kept well below the contrast of a real face: a suggestion of nostrils, lips and a mouth line reads as a
-face, a drawn one reads as a drawing.
+Everything is drawn from the face-mesh landmarks as soft shapes (blurred in proportion to the face size).
+The shape's own light and shade come from ``face_render``; these are the colours the skin's do not explain.
+Lip colour follows the skin tone: measured on the tuning half of the shared bare faces, lips are about 14 L*
+darker than the cheeks beside them and redder by an a* that grows with the skin's lightness (0.38 a* per L*
+of forehead skin, from +4 on dark skin to +22 on fair), and a little bluer (-3 b*).
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ import numpy as np
 
 from core.backends.offline import face_regions as fr
 
-# (L*, a*, b*) offsets. Lips a little darker and redder than skin, the mouth line and nostrils darker.
-_LIPS = (-5.0, 6.0, 1.5)
-_UPPER_LIP = (-3.0, 1.0, 0.0)
-_MOUTH_LINE = (-14.0, 2.0, 0.0)
-_NOSTRIL = (-9.0, 1.5, 0.0)
-_UNDER_NOSE = (-4.0, 0.0, 0.0)
-_NOSE_SIDE = (-4.0, 1.0, 0.0)
-_NOSE_TIP = (3.0, 0.0, 0.0)
-_UNDER_LIP = (-4.0, 0.0, 0.0)
-_CHIN = (2.5, 0.0, 0.0)
-_EDGE_DARKENING = -6.0
+# (L*, a*, b*) offsets. The mouth line and nostrils darker; the rest of the shading comes from the mesh.
+_LIP_LIGHTNESS, _LIP_BLUE = -11.0, -3.0
+_LIP_REDNESS = (0.38, -14.0, 4.0, 22.0)  # slope per L*, intercept, lower and upper bound
+_UPPER_LIP = (-4.0, 1.0, 0.0)
+_MOUTH_LINE = (-18.0, 3.0, 0.0)
+_NOSTRIL = (-18.0, 3.0, 0.0)
+_UNDER_NOSE = (-3.0, 0.0, 0.0)
+_NOSE_SIDE = (-3.0, 1.0, 0.0)
+_NOSE_TIP = (2.0, 0.0, 0.0)
+_UNDER_LIP = (-3.0, 0.0, 0.0)
+_CHIN = (1.5, 0.0, 0.0)
+# Under a mask the mesh only guesses where the mouth and nostrils are: features are drawn as soft as that
+# uncertainty (their expected look), not as crisp as a seen mouth would be.
+_SOFTNESS = 2.0
+_STRENGTH = 0.8
 
 
 def _ellipse(
@@ -96,15 +102,22 @@ def closed_lips(landmarks: np.ndarray, samples: int = 21) -> Lips:
     )
 
 
-def features(landmarks: np.ndarray, size: tuple[int, int], unit: float) -> np.ndarray:
-    """Lab offsets (H, W, 3) for nostrils, nose, lips, mouth line and chin; ``unit`` is the eye distance."""
+def lip_colour(tone: np.ndarray) -> tuple[float, float, float]:
+    """Lab offset of the lips from the skin beside them, for skin of Lab colour ``tone``."""
+    slope, intercept, low, high = _LIP_REDNESS
+    return (_LIP_LIGHTNESS, float(np.clip(slope * float(tone[0]) + intercept, low, high)), _LIP_BLUE)
+
+
+def features(landmarks: np.ndarray, size: tuple[int, int], unit: float, tone: np.ndarray) -> np.ndarray:
+    """Lab offsets (H, W, 3) for nostrils, nose, lips, mouth line and chin; ``unit`` is the eye distance,
+    ``tone`` the Lab colour of the face's skin."""
     import cv2
 
     out = np.zeros((size[1], size[0], 3), np.float32)
 
     def add(shape: np.ndarray, offset: tuple[float, float, float], blur: float) -> None:
-        soft = cv2.GaussianBlur(shape, (0, 0), max(0.5, blur * unit))
-        out[...] += soft[..., None] * np.asarray(offset, np.float32)
+        soft = cv2.GaussianBlur(shape, (0, 0), max(0.5, _SOFTNESS * blur * unit))
+        out[...] += soft[..., None] * (_STRENGTH * np.asarray(offset, np.float32))
 
     lm = np.asarray(landmarks, np.float32)
     left, right = lm[fr.NOSTRILS[0]], lm[fr.NOSTRILS[1]]
@@ -117,7 +130,7 @@ def features(landmarks: np.ndarray, size: tuple[int, int], unit: float) -> np.nd
     add(_ellipse(size, lm[fr.NOSE_TIP], (0.06 * unit, 0.05 * unit), tilt), _NOSE_TIP, 0.04)
 
     lips = closed_lips(lm)
-    add(_polygon(size, np.vstack([lips.upper, lips.lower[::-1]])), _LIPS, 0.015)
+    add(_polygon(size, np.vstack([lips.upper, lips.lower[::-1]])), lip_colour(tone), 0.015)
     add(_polygon(size, np.vstack([lips.upper, lips.line[::-1]])), _UPPER_LIP, 0.015)
     add(_polyline(size, lips.line, 0.015 * unit), _MOUTH_LINE, 0.01)
 
@@ -129,15 +142,6 @@ def features(landmarks: np.ndarray, size: tuple[int, int], unit: float) -> np.nd
     )
     add(_ellipse(size, lower_lip + 0.7 * (chin - lower_lip), (0.12 * unit, 0.07 * unit), tilt), _CHIN, 0.05)
     return out
-
-
-def roundness(face: np.ndarray, unit: float) -> np.ndarray:
-    """L* offset that darkens the face toward its outline, where it turns away from the light: without it
-    a fill reads as a flat disc pasted on the face."""
-    import cv2
-
-    depth = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 3)
-    return np.asarray(_EDGE_DARKENING * np.exp(-depth / max(1.0, 0.12 * unit)) * face, dtype=np.float32)
 
 
 def grain(rng: np.random.Generator, shape: tuple[int, ...], amplitude: float) -> np.ndarray:
