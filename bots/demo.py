@@ -79,8 +79,36 @@ def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
             return 1
         result = sender.results[submitted.job_id].replace(out_dir / "unmasked.png")
         console.print(f"{out_dir / 'input.png'} → {result} in {time.perf_counter() - started:.1f} s")
+        _unmask_with_face_prior(settings, data, out_dir, console)
         return 0
     finally:
         stop_process(worker)
         if embedded is not None:
             embedded.close()
+
+
+def _unmask_with_face_prior(settings: Settings, data: bytes, out_dir: Path, console: Console) -> None:
+    """The same photo unmasked once more, in this process, with the offline tier's face prior on (a
+    generated stranger's lower face instead of plain skin). Its weights are non-commercial, so the service
+    leaves it off unless configured; when it cannot load, the demo says why and carries on."""
+    from core.backends.offline.face_prior import LICENCE, FacePriorUnavailable
+    from core.intake import intake_image
+    from core.pipelines.jobio import JobInputs
+    from core.pipelines.unmask import build_unmask_pipeline
+
+    if settings.models.tier != "offline":
+        console.print("no face-prior result: the face prior belongs to the offline tier")
+        return
+    models = settings.models.model_copy(update={"face_prior": "stylegan"})
+    console.print(f"face prior: {LICENCE}; its first use generates {models.face_prior_bank} faces (cached)")
+    started = time.perf_counter()
+    try:
+        pipeline = build_unmask_pipeline(models)
+        result = pipeline.run_job(JobInputs(image=intake_image(data, settings.intake).image))
+    except (FacePriorUnavailable, ImportError, UserError) as error:
+        reason = error.render(settings.default_language) if isinstance(error, UserError) else str(error)
+        console.print(f"[yellow]no face-prior result: {reason}[/yellow]")
+        return
+    path = out_dir / "unmasked-face-prior.png"
+    result.image.save(path, format="PNG")
+    console.print(f"{path} in {time.perf_counter() - started:.1f} s (face prior on; non-commercial use only)")

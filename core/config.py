@@ -74,6 +74,10 @@ class ModelSettings(BaseModel):
     # The SD 1.5 safety checker (an extra CLIP-L, ~0.6 GB). Off by default: it sees only the lower-face crop
     # and blacks out benign skin close-ups; when on, a flagged result is refused, never returned black.
     safety_checker: bool = False
+    # Offline tier: a generated stranger's lower face where no selfie is known; NON-COMMERCIAL weights.
+    face_prior: Literal["none", "stylegan"] = "none"
+    # Donor faces the face prior generates once and caches (about 2 s of CPU each; a third are kept).
+    face_prior_bank: int = 32
     # Inpainting parameters (standard and tiny tiers).
     seed: int = 0
     steps: int = 25

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 
+import structlog
 from celery import signals
 
 from core.config import Settings
+from core.service import QUEUE_OF_KIND
 from core.store import migrate
 from jobs import runtime
 from jobs.broker import ensure_redis
@@ -34,6 +36,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
     if embedded is not None:
         settings = settings.model_copy(update={"redis_url": embedded.url})
     migrate(settings.resolved_database_url)
+    warn_about_face_prior(settings, queues)
 
     runtime.configure(settings, queues)
     signals.worker_process_init.connect(runtime.on_process_start, weak=False)
@@ -57,3 +60,19 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
     finally:
         if embedded is not None:
             embedded.close()
+
+
+def warn_about_face_prior(settings: Settings, queues: list[str]) -> None:
+    """The face prior's weights are not licensed for commercial use: every worker that may load them says
+    so at start-up (``atelier serve`` runs its workers through here too)."""
+    if settings.models.face_prior == "none" or QUEUE_OF_KIND["unmask"] not in queues:
+        return
+    from core.backends.offline.face_prior import LICENCE
+
+    structlog.get_logger(__name__).warning(
+        "face_prior_enabled",
+        face_prior=settings.models.face_prior,
+        tier=settings.models.tier,
+        licence=LICENCE,
+        commercial_use=False,
+    )

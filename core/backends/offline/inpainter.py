@@ -11,7 +11,8 @@ geometry, so the result reads as a face rather than a blank. It works on a reduc
 fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
 
 With a user's identity (reference selfies) and landmarks, the face part of the hole is then replaced by the
-user's own lower face (``face_transplant``).
+user's own lower face (``face_transplant``); without one, by a generated stranger's when the operator turned
+the face prior on (``face_prior``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image
 from core.backends.base import InpaintRequest, StepProgress
 from core.backends.offline import face_regions as fr
 from core.backends.offline import face_render, face_transplant, shading, skin
+from core.backends.offline.face_prior import StyleGanFacePrior, build_face_prior
 from core.config import ModelSettings
 
 # The fill is computed with the hole's longer side scaled down to at most this many pixels.
@@ -50,16 +52,26 @@ _EDGE_RESIDUAL = np.array([20.0, 10.0, 10.0], np.float32)
 class ClassicalInpainter:
     resolution: ClassVar[int | None] = None
 
+    def __init__(self, prior: StyleGanFacePrior | None = None) -> None:
+        # Donor faces for users without selfies (off by default: non-commercial weights).
+        self.prior = prior
+
     def inpaint(
         self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
     ) -> Image.Image:
         identity = request.identity
-        if identity is None or not identity.references or request.landmarks is None:
+        own = identity is not None and bool(identity.references)
+        if request.landmarks is None or not (own or self.prior is not None):
             return self._fill(image, mask, request, progress)
-        # The user's own lower face from a reference selfie, over the classical fill (which stays below
-        # the jaw, and everywhere when no reference is posed like this face).
+        # A real lower face over the classical fill (which stays below the jaw, and everywhere when no face
+        # is posed like this one): the user's own from a reference selfie, else the face prior's donor.
         base = self._fill(image, mask, request, lambda fraction: progress(0.7 * fraction))
-        reference = face_transplant.choose_reference(request.landmarks, identity.references)
+        if own:
+            assert identity is not None
+            reference = face_transplant.choose_reference(request.landmarks, identity.references)
+        else:
+            assert self.prior is not None
+            reference = self.prior.donor(image, request.landmarks, np.asarray(mask.convert("L")) > 127)
         result = (
             base
             if reference is None
@@ -261,4 +273,4 @@ def _meet_the_edge(fill: np.ndarray, lab: np.ndarray, hole: np.ndarray, unit: fl
 
 
 def build_inpainter(models: ModelSettings) -> ClassicalInpainter:
-    return ClassicalInpainter()
+    return ClassicalInpainter(prior=build_face_prior(models))
