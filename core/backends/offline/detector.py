@@ -5,6 +5,11 @@ Both MediaPipe face detectors run and their boxes are merged: the short-range mo
 (and masked faces) far more reliably than the full-range one, which in turn finds the small, distant faces
 the short-range model misses. Each detection is then confirmed by the face mesh run on a crop around it; a
 detection the mesh cannot confirm is dropped as a false positive.
+
+When that first pass finds nothing, fallbacks run in turn until one does: overlapping tiles at a finer
+scale (a 60 px face in a 12-megapixel photo is a few pixels wide at the detectors' input sizes), a border
+around the photo (a face that fills the frame, or is cut by its edge, looks unlike the faces the detectors
+learnt), and copies turned by ±35° (a tilted head). Photos with a face pay for none of them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ from core.config import ModelSettings
 # MediaPipe resizes to 128 px (short range) / 192 px (full range) internally, so detecting on a copy whose
 # long side is at most this loses nothing and saves converting a 12-megapixel photo.
 _DETECT_MAX_SIDE = 640
+# Fallback for small faces (down to ~60 px) in large photos: overlapping tiles over a copy at most this
+# large, so such a face fills enough of each detector's input (128 / 192 px) to be found.
+_TILED_MAX_SIDE = 1920
+_TILE = 384
+_TILE_OVERLAP = 96
+# Fallback for faces that fill the frame or are cut by its edge: a border of this share of the long side.
+_BORDER = 0.25
+# Fallback for tilted heads: copies turned by these angles (degrees).
+_TURNS = (-35.0, 35.0)
 # The face mesh looks at 192 px; crops larger than this are shrunk first.
 _MESH_MAX_SIDE = 384
 # Crop around a detection for the mesh, as a multiple of the box side; retried wider when the mesh's own
@@ -54,26 +68,85 @@ class MediaPipeFaceDetector:
 
     def detect(self, image: Image.Image) -> list[Face]:
         rgb = np.asarray(image.convert("RGB"))
-        scale = min(1.0, _DETECT_MAX_SIDE / max(image.size))
-        small = (
-            rgb
-            if scale == 1.0
-            else np.asarray(
-                image.convert("RGB").resize(
-                    (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                    Image.Resampling.BILINEAR,
-                )
-            )
-        )
         with self._lock:
-            boxes = self._detect_boxes(small, scale, image.size)
-            faces = []
-            for box, score in _merge(boxes):
-                mesh = self._landmarks(rgb, box)
-                if mesh is not None:
-                    faces.append(Face(box=box, score=score, landmarks=mesh[:, :2], depth=mesh[:, 2]))
+            faces = self._confirm(rgb, self._boxes(rgb, _DETECT_MAX_SIDE))
+            # Fallbacks, each only when everything before it found nothing: a small face in a large photo
+            # (tiles at a finer scale), a face that fills the frame or is cut by its edge (a border around
+            # it), a tilted head (turned copies).
+            for fallback in (self._tiled, self._bordered, self._turned):
+                if faces:
+                    break
+                faces = self._confirm(rgb, fallback(rgb))
         faces.sort(key=lambda face: face.box.width * face.box.height, reverse=True)
         return faces
+
+    def _confirm(self, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Face]:
+        """Faces whose detection the face mesh confirms, with its landmarks; duplicates merged first."""
+        faces = []
+        for box, score in _merge(boxes):
+            mesh = self._landmarks(rgb, box)
+            if mesh is not None:
+                faces.append(
+                    Face(
+                        box=box,
+                        score=score,
+                        landmarks=np.ascontiguousarray(mesh[:, :2]),
+                        depth=np.ascontiguousarray(mesh[:, 2]),
+                    )
+                )
+        return faces
+
+    def _boxes(self, rgb: np.ndarray, max_side: int) -> list[tuple[Box, float]]:
+        """Both detectors on a copy of ``rgb`` shrunk to ``max_side``; boxes in ``rgb``'s pixels."""
+        height, width = rgb.shape[:2]
+        scale = min(1.0, max_side / max(height, width))
+        small = rgb if scale == 1.0 else _resized(rgb, scale)
+        return self._detect_boxes(small, scale, (width, height))
+
+    def _tiled(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
+        height, width = rgb.shape[:2]
+        scale = min(1.0, _TILED_MAX_SIDE / max(height, width))
+        if scale * max(height, width) <= _TILE:
+            return []
+        small = _resized(rgb, scale)
+        found = []
+        step = _TILE - _TILE_OVERLAP
+        for y in range(0, max(1, small.shape[0] - _TILE_OVERLAP), step):
+            for x in range(0, max(1, small.shape[1] - _TILE_OVERLAP), step):
+                tile = np.ascontiguousarray(small[y : y + _TILE, x : x + _TILE])
+                for box, score in self._boxes(tile, _TILE):
+                    moved = Box(box.x0 + x, box.y0 + y, box.x1 + x, box.y1 + y)
+                    found.append((_scaled(moved, 1 / scale).clipped(width, height), score))
+        return found
+
+    def _bordered(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
+        height, width = rgb.shape[:2]
+        pad = round(_BORDER * max(height, width))
+        padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        return [
+            (Box(b.x0 - pad, b.y0 - pad, b.x1 - pad, b.y1 - pad).clipped(width, height), score)
+            for b, score in self._boxes(padded, _DETECT_MAX_SIDE)
+        ]
+
+    def _turned(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
+        import cv2
+
+        height, width = rgb.shape[:2]
+        scale = min(1.0, _DETECT_MAX_SIDE / max(height, width))
+        small = rgb if scale == 1.0 else _resized(rgb, scale)
+        h, w = small.shape[:2]
+        found = []
+        for angle in _TURNS:
+            matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            turned = cv2.warpAffine(small, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            back = cv2.invertAffineTransform(matrix)
+            for box, score in self._detect_boxes(turned, 1.0, (w, h)):
+                corners = np.array(
+                    [[box.x0, box.y0, 1], [box.x1, box.y0, 1], [box.x0, box.y1, 1], [box.x1, box.y1, 1]]
+                )
+                xy = corners @ back.T / scale
+                found.append((Box(*xy.min(axis=0), *xy.max(axis=0)).clipped(width, height), score))
+        return found
 
     def _detect_boxes(
         self, small: np.ndarray, scale: float, size: tuple[int, int]
@@ -124,6 +197,16 @@ class MediaPipeFaceDetector:
             if box.x0 <= mx <= box.x1 and box.y0 <= my <= box.y1:
                 return points
         return None
+
+
+def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def _scaled(box: Box, factor: float) -> Box:
+    return Box(box.x0 * factor, box.y0 * factor, box.x1 * factor, box.y1 * factor)
 
 
 def _overlaps(a: Box, b: Box) -> bool:
