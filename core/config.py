@@ -90,7 +90,11 @@ class ModelSettings(BaseModel):
     min_face_px: int = 40
     upscale_below_px: int = 192
     detection_threshold: float = 0.5
+    # Selfie checks refuse a selfie whose mask probability reaches this.
     mask_threshold: float = 0.5
+    # /unmask answers "no mask" only for a face that is bare with at least this probability: the user asked
+    # to unmask, so when the classifier is unsure the face is unmasked.
+    no_mask_certainty: float = 0.7
 
 
 class TrainSettings(BaseModel):

@@ -71,7 +71,7 @@ class UnmaskParams:
             min_face_px=models.min_face_px,
             upscale_below_px=models.upscale_below_px,
             detection_threshold=models.detection_threshold,
-            mask_threshold=models.mask_threshold,
+            mask_threshold=1.0 - models.no_mask_certainty,
             request=InpaintRequest(
                 seed=models.seed,
                 steps=models.steps,

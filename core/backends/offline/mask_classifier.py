@@ -1,14 +1,21 @@
-"""Does a face wear a mask? Decided from colour statistics of the lower face against the face's own skin.
+"""Is a face bare? Decided from the lower face's colour against the face's own skin, and from whether a
+mouth and a nose show.
 
 The skin reference is sampled on the forehead, between the brows and on the top of the nose bridge (a mask
 never reaches there); the lower face is sampled at the mouth, chin, philtrum, nose tip and lower cheeks,
 all placed by the face-mesh landmarks. A bare lower face has the same hue and chroma as the forehead (only
 lightness changes, with shading); a mask shifts hue or chroma, or lightness by a lot, and is rarely
-skin-coloured. Five numbers summarise that and a logistic model turns them into a probability.
+skin-coloured. A bare face also shows redder lips with a dark line between them, and dark nostrils; a mask
+is one fabric over all of those, and a hand, a scarf or a bandana over the mouth hides them even when it is
+skin-coloured.
 
-The model's weights were fitted on the project's labelled photos (``bench/bench_mask_classifier.py`` refits
-them and prints the accuracy, leave-one-out included). Lips are deliberately not a feature: masks printed
-with lips exist, and lip colour would be the first thing such a mask fools.
+Two logistic models turn those numbers into a mask probability, one on the colour and one on the mouth and
+nose; the classifier answers the larger, so a face counts as bare only when it is skin-coloured *and* shows
+its mouth (a mask printed with lips fools the second model, not the first; a hand fools the first, not the
+second). /unmask then repaints every face
+unless it is bare with at least ``no_mask_certainty`` (the user asked to unmask: when unsure, it does). The
+weights were fitted on the tuning part of the shared photos and synthetic masked and bare faces made from
+them (``bench/bench_mask_classifier.py --fit`` refits them and prints leave-one-out and held-out figures).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from core.backends.base import Face
+from core.backends.offline import face_regions as fr
 from core.config import ModelSettings
 
 # Face-mesh indices: forehead, glabella, top of the nose bridge, inner brows.
@@ -28,12 +36,40 @@ LOWER_FACE_POINTS = (0, 17, 61, 291, 152, 175, 199, 200, 164, 2, 4, 1, 205, 425,
 _LEFT_EYE_OUTER, _RIGHT_EYE_OUTER = 33, 263
 # Patch half-size as a fraction of the distance between the outer eye corners.
 _PATCH = 0.06
+# Features are measured on the face's crop scaled so the eye distance is at most this many pixels.
+_WORK_EYE_DISTANCE = 96.0
+# The skin around the mouth: a band out to this many eye distances beyond the lips.
+_AROUND_MOUTH = 0.15
 
-# Logistic model over standardised features (fitted by bench/bench_mask_classifier.py --fit).
-FEATURE_MEAN = np.array([-9.07, 12.43, 4.24, 23.43, 0.58])
-FEATURE_STD = np.array([14.41, 11.64, 6.29, 18.63, 0.45])
-WEIGHTS = np.array([-1.59, 1.55, 0.59, 1.02, -0.98])
-BIAS = 0.72
+
+@dataclass(frozen=True)
+class LogisticModel:
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def probability(self, vector: np.ndarray) -> float:
+        z = (np.asarray(vector) - self.mean) / self.std
+        return float(1.0 / (1.0 + np.exp(-(z @ self.weights + self.bias))))
+
+
+# Two logistic models over standardised features (fitted by bench/bench_mask_classifier.py --fit on the
+# tuning photos): one on the colour features (is the lower face skin-coloured?) and one on the mouth and
+# nose features (do lips and nostrils show?). A face is bare only when both say so.
+COLOUR_MODEL = LogisticModel(
+    mean=np.array([-19.96, 21.63, 6.99, 26.96, 0.33]),
+    std=np.array([16.80, 14.58, 8.92, 21.20, 0.39]),
+    weights=np.array([-1.73, 2.35, 1.84, 1.01, -2.44]),
+    bias=6.23,
+)
+MOUTH_MODEL = LogisticModel(
+    mean=np.array([3.05, -11.96, -18.21]),
+    std=np.array([6.04, 11.50, 18.82]),
+    weights=np.array([-6.06, 0.35, 1.85]),
+    bias=-1.18,
+)
+COLOUR_FEATURES = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,13 @@ class LowerFaceFeatures:
     lightness_gap: float
     # Fraction of lower-face patches whose colour is skin-like at all (hue, chroma and lightness ranges).
     skin_fraction: float
+    # Signs of a visible mouth and nose: the lips' a* minus the a* of the skin around the mouth (lips are
+    # redder), the darkest of the line between the lips minus the lips' L*, and the nostrils' darkest L*
+    # minus the nose tip's. A mask is one fabric over all of these; a hand or a scarf over the mouth hides
+    # the lips even where it is skin-coloured.
+    lip_redness: float
+    mouth_line: float
+    nostrils: float
 
     def vector(self) -> np.ndarray:
         return np.array(
@@ -56,6 +99,9 @@ class LowerFaceFeatures:
                 self.hue_shift,
                 self.lightness_gap,
                 self.skin_fraction,
+                self.lip_redness,
+                self.mouth_line,
+                self.nostrils,
             ]
         )
 
@@ -78,25 +124,70 @@ def _skin_like(colours: np.ndarray) -> np.ndarray:
     return (hue > 0) & (hue < 85) & (chroma > 6) & (chroma < 55) & (colours[:, 0] > 15) & (colours[:, 0] < 95)
 
 
+def _mouth_and_nose(
+    lab: np.ndarray, landmarks: np.ndarray, eye_distance: float
+) -> tuple[float, float, float]:
+    """``lip_redness``, ``mouth_line`` and ``nostrils`` (see ``LowerFaceFeatures``) in a Lab crop whose
+    pixel coordinates ``landmarks`` are given in."""
+    import cv2
+
+    height, width = lab.shape[:2]
+
+    def filled(indices: tuple[int, ...]) -> np.ndarray:
+        canvas = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(canvas, [np.round(fr.points(landmarks, indices)).astype(np.int32)], 1)
+        return canvas
+
+    outer, inner = filled(fr.LIPS_OUTER), filled(fr.LIPS_INNER)
+    lips = (outer > 0) & (inner == 0)
+    grow = max(1, round(_AROUND_MOUTH * eye_distance))
+    around = cv2.dilate(outer, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+    around &= cv2.dilate(outer, np.ones((grow // 2 * 2 + 1,) * 2, np.uint8)) == 0
+    line = np.zeros((height, width), np.uint8)
+    thickness = max(1, round(0.02 * eye_distance))
+    cv2.polylines(line, [np.round(fr.points(landmarks, fr.MOUTH_LINE)).astype(np.int32)], False, 1, thickness)
+    if lips.sum() < 4 or around.sum() < 4 or line.sum() < 2:
+        return 0.0, 0.0, 0.0
+    lip_colour = np.median(lab[lips], axis=0)
+    lip_redness = float(lip_colour[1] - np.median(lab[around][:, 1]))
+    mouth_line = float(np.percentile(lab[line > 0][:, 0], 20) - lip_colour[0])
+    radius = max(1, round(0.04 * eye_distance))
+    darkest = []
+    for x, y in landmarks[list(fr.NOSTRILS)]:
+        x0, y0 = max(0, int(x) - radius), max(0, int(y) - radius)
+        patch = lab[y0 : int(y) + radius + 1, x0 : int(x) + radius + 1, 0]
+        if patch.size:
+            darkest.append(float(np.percentile(patch, 20)))
+    tip = _patch_medians(lab, landmarks[[fr.NOSE_TIP]], radius)
+    nostrils = float(min(darkest) - tip[0, 0]) if darkest and len(tip) else 0.0
+    return lip_redness, mouth_line, nostrils
+
+
 def lower_face_features(image: Image.Image, landmarks: np.ndarray) -> LowerFaceFeatures | None:
     """The classifier's inputs for one face; None when too little of the face lies inside the image."""
     import cv2
 
     points = np.vstack([landmarks[list(REFERENCE_POINTS)], landmarks[list(LOWER_FACE_POINTS)]])
     eye_distance = float(np.linalg.norm(landmarks[_LEFT_EYE_OUTER] - landmarks[_RIGHT_EYE_OUTER]))
-    radius = max(1, round(_PATCH * eye_distance))
-    # Work on the face's crop only: converting a whole 12-megapixel photo to Lab would dominate the cost.
-    x0 = max(0, int(points[:, 0].min()) - radius - 1)
-    y0 = max(0, int(points[:, 1].min()) - radius - 1)
-    x1 = min(image.width, int(points[:, 0].max()) + radius + 2)
-    y1 = min(image.height, int(points[:, 1].max()) + radius + 2)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    # Work on the face's crop only, at a fixed scale: converting a whole 12-megapixel photo to Lab would
+    # dominate the cost, and the mouth's features must be measured at the same scale on every face.
+    scale = min(1.0, _WORK_EYE_DISTANCE / max(eye_distance, 1.0))
+    margin = 0.3 * eye_distance
+    x0 = max(0, int(points[:, 0].min() - margin))
+    y0 = max(0, int(points[:, 1].min() - margin))
+    x1 = min(image.width, int(points[:, 0].max() + margin) + 1)
+    y1 = min(image.height, int(points[:, 1].max() + margin) + 1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    crop = np.asarray(image.crop((x0, y0, x1, y1)).convert("RGB"), dtype=np.float32) / 255.0
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
-    offset = np.array([x0, y0], dtype=np.float32)
-    reference = _patch_medians(lab, landmarks[list(REFERENCE_POINTS)] - offset, radius)
-    lower = _patch_medians(lab, landmarks[list(LOWER_FACE_POINTS)] - offset, radius)
+    crop = image.crop((x0, y0, x1, y1)).convert("RGB")
+    if scale < 1.0:
+        crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))))
+    lab = cv2.cvtColor(np.asarray(crop, dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    local = (np.asarray(landmarks, np.float32) - [x0, y0]) * scale
+    eye_distance *= scale
+    radius = max(1, round(_PATCH * eye_distance))
+    reference = _patch_medians(lab, local[list(REFERENCE_POINTS)], radius)
+    lower = _patch_medians(lab, local[list(LOWER_FACE_POINTS)], radius)
     if len(reference) < 2 or len(lower) < 3:
         return None
     # Hair or a cap over part of the forehead must not become the reference: keep skin-like patches.
@@ -107,17 +198,26 @@ def lower_face_features(image: Image.Image, landmarks: np.ndarray) -> LowerFaceF
     along = centre[1:] / (np.linalg.norm(centre[1:]) + 1e-6)
     across = np.array([-along[1], along[0]])
     delta = lower[:, 1:] - centre[1:]
+    lip_redness, mouth_line, nostrils = _mouth_and_nose(lab, local, eye_distance)
     return LowerFaceFeatures(
         chroma_shift=float(np.median(delta @ along)),
         hue_shift=float(np.median(np.abs(delta @ across))),
         lightness_gap=float(abs(np.median(lower[:, 0] - centre[0]))),
         skin_fraction=float(_skin_like(lower).mean()),
+        lip_redness=lip_redness,
+        mouth_line=mouth_line,
+        nostrils=nostrils,
     )
 
 
 def mask_probability(features: LowerFaceFeatures) -> float:
-    z = (features.vector() - FEATURE_MEAN) / FEATURE_STD
-    return float(1.0 / (1.0 + np.exp(-(z @ WEIGHTS + BIAS))))
+    """The larger of the two models' mask probabilities: a bare face must look bare in colour *and* show
+    its mouth (a skin-coloured hand or scarf over the mouth fails the second; a mask printed with lips
+    fails the first)."""
+    vector = features.vector()
+    return max(
+        COLOUR_MODEL.probability(vector[:COLOUR_FEATURES]), MOUTH_MODEL.probability(vector[COLOUR_FEATURES:])
+    )
 
 
 class LandmarkMaskClassifier:
