@@ -34,6 +34,10 @@ _POSSIBLE_OVERHANG = 0.6
 # in eye distances.
 _SIDE_REACH = 0.8
 _SIDE_DEPTH = 1.2
+# When the outline runs into that edge beside the face over more than this share of an eye distance, a
+# second pass reaches this many times further out and down.
+_SIDE_CONTACT = 0.25
+_WIDER_REACH = 2.0
 # A GrabCut result smaller than this fraction of the landmark polygon means the colours could not be told
 # apart (a skin-coloured mask, flat lighting): the polygon itself is the better answer then.
 _MIN_AREA_RATIO = 0.25
@@ -43,11 +47,25 @@ class LandmarkGrabCutSegmenter:
     def segment(self, image: Image.Image, face: Face) -> Image.Image:
         if face.landmarks is None:
             raise ValueError("the offline segmenter needs face-mesh landmarks")
+        landmarks = face.landmarks.astype(np.float32)
+        full = self._outline(image, landmarks, _reach_polygon(landmarks, 1.0))
+        if full is not None and full[1]:
+            # The outline runs into the edge of where a mask may reach at the side: a flap or a mask seen
+            # from an angle goes on beyond it. Once more, with the sides reaching further.
+            wider = self._outline(image, landmarks, _reach_polygon(landmarks, _WIDER_REACH))
+            full = wider if wider is not None else full
+        if full is None:
+            return Image.new("L", image.size, 0)
+        return Image.fromarray(full[0], "L")
+
+    def _outline(
+        self, image: Image.Image, landmarks: np.ndarray, reach: np.ndarray
+    ) -> tuple[np.ndarray, bool] | None:
+        """The mask's outline (uint8 0/255, full resolution) within ``reach``, and whether it runs into
+        the edge of ``reach`` beside the face; None when the crop is empty."""
         import cv2
 
-        landmarks = face.landmarks.astype(np.float32)
         scale = _WORK_EYE_DISTANCE / max(fr.eye_distance(landmarks), 1.0)
-        reach = _reach_polygon(landmarks)
         # The working crop: where a mask can reach plus the eyes and brows, with a margin.
         region = np.vstack([reach, fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)])
         margin = 0.25 * fr.eye_distance(landmarks)
@@ -56,7 +74,7 @@ class LandmarkGrabCutSegmenter:
         x1 = min(image.width, int(np.ceil(region[:, 0].max() + margin)))
         y1 = min(image.height, int(np.ceil(region[:, 1].max() + margin)))
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return Image.new("L", image.size, 0)
+            return None
         width, height = max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale))
         sx, sy = width / (x1 - x0), height / (y1 - y0)
         crop = image.crop((x0, y0, x1, y1)).convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
@@ -99,7 +117,7 @@ class LandmarkGrabCutSegmenter:
         soft = cv2.resize(cleaned.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         full = np.zeros((image.height, image.width), np.uint8)
         full[y0:y1, x0:x1] = np.where(soft >= 0.5, 255, 0).astype(np.uint8)
-        return Image.fromarray(full, "L")
+        return full, _runs_into_the_side(cleaned, to_work(reach), to_work(landmarks))
 
     @staticmethod
     def _grabcut(bgr: np.ndarray, trimap: np.ndarray) -> np.ndarray | None:
@@ -109,8 +127,8 @@ class LandmarkGrabCutSegmenter:
         if not (labels == cv2.GC_BGD).any() or not np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
             return None
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        # GrabCut seeds its colour models with k-means from OpenCV's (per-thread) random generator: reset it so
-        # that one photo always gets one outline.
+        # GrabCut seeds its colour models with k-means from OpenCV's (per-thread) random generator: reset
+        # it so that one photo always gets one outline.
         cv2.setRNGSeed(0)
         try:
             # The rectangle is ignored when initialising from a mask.
@@ -132,10 +150,10 @@ def _skin_like_face(bgr: np.ndarray, reference_points: np.ndarray) -> np.ndarray
     return np.asarray(np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE)
 
 
-def _reach_polygon(landmarks: np.ndarray) -> np.ndarray:
+def _reach_polygon(landmarks: np.ndarray, sides: float) -> np.ndarray:
     """Everything a mask could cover: below the eyes, over the lower face and the jaw (pushed outward as
     in ``below_eyes_polygon``), and out to the sides beyond the cheeks, where the flaps of a mask seen from
-    an angle and the filters of a respirator stick out."""
+    an angle and the filters of a respirator stick out (``sides`` times _SIDE_REACH and _SIDE_DEPTH)."""
     import cv2
 
     below = fr.below_eyes_polygon(landmarks, _POSSIBLE_OVERHANG)
@@ -149,10 +167,26 @@ def _reach_polygon(landmarks: np.ndarray) -> np.ndarray:
     wings = []
     for sign in (-1.0, 1.0):
         ear = eye_line[0] if sign * ((eye_line[0] - centre) @ side) > 0 else eye_line[-1]
-        out = ear + sign * side * _SIDE_REACH * unit
-        wings += [ear, out, out + down * _SIDE_DEPTH * unit, ear + down * _SIDE_DEPTH * unit]
+        out = ear + sign * side * sides * _SIDE_REACH * unit
+        depth = down * sides * _SIDE_DEPTH * unit
+        wings += [ear, out, out + depth, ear + depth]
     hull = cv2.convexHull(np.vstack([below, np.array(wings, np.float32)]).astype(np.float32))
     return np.asarray(hull, np.float32).reshape(-1, 2)
+
+
+def _runs_into_the_side(outline: np.ndarray, reach: np.ndarray, landmarks: np.ndarray) -> bool:
+    """Whether ``outline`` (working pixels) meets the edge of ``reach`` beside the face (outside the face
+    oval, below the eyes) over more than _SIDE_CONTACT eye distances."""
+    import cv2
+
+    edge = np.zeros(outline.shape, np.uint8)
+    cv2.polylines(edge, [reach.reshape(-1, 1, 2)], True, 1, thickness=3)
+    oval = np.zeros(outline.shape, np.uint8)
+    cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
+    eye_y = int(landmarks[[145, 374], 1].mean())
+    edge[: max(0, eye_y)] = 0
+    contact = int((outline & (edge > 0) & (oval == 0)).sum()) / 3
+    return contact > _SIDE_CONTACT * _WORK_EYE_DISTANCE
 
 
 def _upper_face(landmarks: np.ndarray) -> np.ndarray:
