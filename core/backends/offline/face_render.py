@@ -36,6 +36,8 @@ _EXTRAPOLATE = 0.25
 _CAVITY_DEPTH = 0.04
 _CAVITY_SCALE = 0.12
 _OCCLUSION = 0.2
+# Rec. 709 luminance of linear RGB.
+_LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 @functools.cache
@@ -184,18 +186,26 @@ def cavities(raster: Raster, unit: float) -> np.ndarray:
 
 
 def render(
-    rgb: np.ndarray, hole: np.ndarray, skin_coloured: np.ndarray, landmarks: np.ndarray, depth: np.ndarray
+    rgb: np.ndarray,
+    hole: np.ndarray,
+    skin_coloured: np.ndarray,
+    landmarks: np.ndarray,
+    depth: np.ndarray,
+    skin_rgb: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The face under ``hole`` as this photo's light would show bare skin of the visible skin's colour:
-    RGB (H, W, 3, float 0..255) and where the mesh covers the image. None when too little skin shows to
-    learn the light from."""
+    """The face under ``hole`` as this photo's light would show bare skin of colour ``skin_rgb`` (0..255):
+    RGB (H, W, 3, float 0..255) and where the mesh covers the image. Only the brightness is fitted to the
+    visible skin; the colour stays the skin's, since a fitted per-channel model turns orange or grey
+    wherever it extrapolates. None when too little skin shows to learn the light from."""
     height, width = hole.shape
     raster = rasterise(landmarks, depth, (width, height))
     unit = max(fr.eye_distance(landmarks), 2.0)
-    linear = (rgb.astype(np.float32) / 255.0) ** 2.2
+    luminance = ((rgb.astype(np.float32) / 255.0) ** 2.2) @ _LUMINANCE
     sample = skin_sample_mask(landmarks, raster, hole) & skin_coloured
-    coef = fit_lighting(linear, raster, sample, hole, unit)
+    coef = fit_lighting(luminance[..., None], raster, sample, hole, unit)
     if coef is None:
         return None
-    shaded = shade(raster, coef, sample) * (1.0 - _OCCLUSION * cavities(raster, unit))[..., None]
-    return np.clip(shaded, 0.0, 1.0) ** (1 / 2.2) * 255.0, raster.covered
+    shaded = shade(raster, coef, sample)[..., 0] * (1.0 - _OCCLUSION * cavities(raster, unit))
+    albedo = (np.clip(np.asarray(skin_rgb, np.float32), 1.0, 255.0) / 255.0) ** 2.2
+    colours = albedo / max(float(albedo @ _LUMINANCE), 1e-4) * shaded[..., None]
+    return np.clip(colours, 0.0, 1.0) ** (1 / 2.2) * 255.0, raster.covered

@@ -3,12 +3,12 @@
 A plain Telea fill of a mask region smears whatever borders it (a white wall, a collar, the mask's own
 straps) into the face. Instead the hole is filled with the skin of the same face: its colour and grain come
 from the forehead and cheeks, its lightness follows a plane fitted to the skin around the hole (so the light
-keeps falling the way it does on the rest of the face), and its edges melt into the surrounding skin through
-a Telea fill of a canvas in which everything that is not skin has been replaced by skin. Below the jaw, where
-masks overhang onto the neck or the background, the plain Telea continuation of the photo is used instead.
-When landmarks come with the request, faint nostrils, lips and a mouth line are shaded in from the face
-geometry, so the result reads as a face rather than a blank. It works on a reduced copy of the hole (the
-fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
+keeps falling the way it does on the rest of the face). With the face mesh's depth, the hidden nose, lips and
+chin are rendered in the light the visible skin shows (``face_render``) and their relief is laid on that
+plane; lips, nostrils and the mouth line get their colours (``shading``). Below the jaw, where masks overhang
+onto the neck or the background, the plain Telea continuation of the photo is used instead. A smooth
+correction, interpolated inward from the skin just outside the hole, removes any seam. It works on a reduced
+copy of the hole (the fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
 
 With a user's identity (reference selfies) and landmarks, the face part of the hole is then replaced by the
 user's own lower face (``face_transplant``); without one, by a generated stranger's when the operator turned
@@ -43,8 +43,9 @@ _FACE_WIDEN = (1.08, 1.03)
 # hairs and sensor noise that should not be copied.
 _GRAIN_SHARE = 0.5
 _GRAIN_RANGE = (0.2, 0.8)
-# How much of the rendered face replaces the flat lit skin.
-_RENDER_SHARE = 0.5
+# How much of the rendered relief goes onto the lit skin plane, and its bound (L*).
+_RENDER_SHARE = 0.4
+_RELIEF = 25.0
 # Bound on the edge correction (L*, a*, b*): larger differences at the edge are not skin meeting skin.
 _EDGE_RESIDUAL = np.array([20.0, 10.0, 10.0], np.float32)
 
@@ -114,14 +115,23 @@ class ClassicalInpainter:
         unit = max(2.0, fr.eye_distance(work_landmarks)) if work_landmarks is not None else max(size) / 2.5
         fill = _skin_surface(work_lab, work_hole, face, tone, unit)
         if work_landmarks is not None and request.depth is not None:
-            skin_coloured = _near(work_lab, tone, 1.5 * _SKIN_DISTANCE)
+            skin_coloured = _near(work_lab, tone, _SKIN_DISTANCE)
             depth = np.asarray(request.depth, np.float32) * scale
-            rendered = face_render.render(work, work_hole, skin_coloured, work_landmarks, depth)
+            skin_rgb = (
+                cv2.cvtColor(np.asarray(tone, np.float32).reshape(1, 1, 3), cv2.COLOR_Lab2RGB)[0, 0] * 255
+            )
+            rendered = face_render.render(work, work_hole, skin_coloured, work_landmarks, depth, skin_rgb)
             if rendered is not None:
                 colours, covered = rendered
-                weight = cv2.GaussianBlur(covered.astype(np.float32), (0, 0), 0.03 * unit)[..., None]
-                fill = fill + _RENDER_SHARE * (_lab(colours) - fill) * weight
-                face = face | covered
+                # The render gives the relief (nose, lips, chin) as lightness around its own level; the
+                # level and the colour stay the lit skin plane's, which the skin around the hole sets.
+                relief = _lab(colours)[..., 0]
+                inside = covered & work_hole
+                if inside.any():
+                    relief = relief - float(np.median(relief[inside]))
+                    weight = cv2.GaussianBlur(covered.astype(np.float32), (0, 0), 0.03 * unit)
+                    fill[..., 0] += _RENDER_SHARE * np.clip(relief, -_RELIEF, _RELIEF) * weight
+                    face = face | covered
         # Below the jaw the photo itself (neck, collar, background) continues into the hole.
         if work_landmarks is not None:
             plain = _lab(cv2.inpaint(work, work_hole.astype(np.uint8), 3, cv2.INPAINT_TELEA))
@@ -132,7 +142,9 @@ class ClassicalInpainter:
             fill = fill + shading.features(work_landmarks, size, unit, tone) * face[..., None]
         # 4. Whatever difference remains at the hole's edge fades smoothly across it, so the fill meets the
         # real skin around it without a seam.
-        fill = _meet_the_edge(fill, work_lab, work_hole, unit)
+        fill = _meet_the_edge(
+            fill, work_lab, work_hole, unit, _near(work_lab, tone, 1.5 * _SKIN_DISTANCE) | ~face
+        )
         progress(0.7)
 
         # 5. Back to full resolution, with skin grain, only inside the hole.
@@ -209,8 +221,7 @@ def _skin_surface(
     lab: np.ndarray, hole: np.ndarray, face: np.ndarray, tone: np.ndarray, unit: float
 ) -> np.ndarray:
     """Skin-coloured Lab field over the work image: lightness from a plane fitted to the skin around the
-    hole, chroma from that skin (or the reference when too little of it shows), blended near the hole's
-    edge into a Telea fill of a canvas where every non-skin pixel was replaced by the reference skin."""
+    hole, chroma from that skin (or the reference when too little of it shows)."""
 
     height, width = hole.shape
     difference = (lab - tone) * np.array([_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
@@ -249,16 +260,20 @@ def _near(lab: np.ndarray, tone: np.ndarray, distance: float) -> np.ndarray:
     return np.asarray(np.linalg.norm(difference, axis=-1) < distance)
 
 
-def _meet_the_edge(fill: np.ndarray, lab: np.ndarray, hole: np.ndarray, unit: float) -> np.ndarray:
+def _meet_the_edge(
+    fill: np.ndarray, lab: np.ndarray, hole: np.ndarray, unit: float, trusted: np.ndarray
+) -> np.ndarray:
     """``fill`` plus a smooth correction inside the hole that makes it equal the photo just outside it:
     the residual on a thin ring around the hole, bounded (a strand of hair or a frame on the ring must not
-    spread), interpolated inward at half resolution."""
+    spread), interpolated inward at half resolution. Ring pixels that are not ``trusted`` (on the face but
+    not skin-coloured: the fabric's last pixels, a shadow) ask for no correction."""
     import cv2
 
     ring = _ring(hole, max(1, round(0.04 * unit)))
     if ring.sum() < 8:
         return fill
     residual = np.clip(lab - fill, -_EDGE_RESIDUAL, _EDGE_RESIDUAL).astype(np.float32)
+    residual[~trusted] = 0.0
     height, width = hole.shape
     half = (max(4, width // 2), max(4, height // 2))
     known = cv2.resize(ring.astype(np.uint8), half, interpolation=cv2.INTER_NEAREST) > 0

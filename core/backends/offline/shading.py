@@ -29,7 +29,7 @@ _CHIN = (1.5, 0.0, 0.0)
 # Under a mask the mesh only guesses where the mouth and nostrils are: features are drawn as soft as that
 # uncertainty (their expected look), not as crisp as a seen mouth would be.
 _SOFTNESS = 2.0
-_STRENGTH = 0.8
+_STRENGTH = 0.6
 
 
 def _ellipse(

@@ -17,8 +17,9 @@ SKIN_POINTS = (
 )  # fmt: skip
 # Two samples are "the same skin" within this Lab distance, lightness counting half (shading varies).
 _AGREEMENT = 9.0
-# A group at least this fraction of the largest one's size competes with it.
-_CONTENDER = 0.6
+# A group at least this fraction of the largest one's size competes with it (sunglasses and a fringe of
+# hair can outnumber the skin samples between them).
+_CONTENDER = 0.4
 
 
 def lab_image(rgb: np.ndarray) -> np.ndarray:
