@@ -1,10 +1,12 @@
 """Latency of the offline /unmask pipeline on one ~1-megapixel masked photo, total and per stage.
 
-    python bench/bench_offline_unmask.py [PHOTO] [--runs N] [--megapixels MP]
+    python bench/bench_offline_unmask.py [PHOTO] [--runs N] [--megapixels MP] [--face-prior]
 
 Without PHOTO it uses a masked portrait from ../shared/data/faces/with_mask. The photo is resized to about
 MP megapixels (aspect kept) so results are comparable between photos. One warm-up run (model graphs, first
-OpenCV calls), then N timed runs; prints p50/p95 of the total and of each stage.
+OpenCV calls), then N timed runs; prints p50/p95 of the total and of each stage. ``--face-prior`` runs the
+same with the (non-commercial) face prior on; its bank is generated on first use and cached, outside the
+timed runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("photo", nargs="?", type=Path, default=DEFAULT_PHOTO)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--megapixels", type=float, default=1.0)
+    parser.add_argument("--face-prior", action="store_true")
     args = parser.parse_args()
 
     image = Image.open(args.photo).convert("RGB")
@@ -38,7 +41,8 @@ def main() -> None:
     image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
 
     started = time.perf_counter()
-    pipeline = build_unmask_pipeline(ModelSettings(tier="offline"))
+    models = ModelSettings(tier="offline", face_prior="stylegan" if args.face_prior else "none")
+    pipeline = build_unmask_pipeline(models)
     print(f"build: {time.perf_counter() - started:.2f} s")
     pipeline.run(image)  # warm-up
 
@@ -58,7 +62,8 @@ def main() -> None:
         if values:
             print(f"{key:<10} {percentile(values, 50) * 1000:8.1f} {percentile(values, 95) * 1000:8.1f}")
     print(f"{'total':<10} {percentile(totals, 50) * 1000:8.1f} {percentile(totals, 95) * 1000:8.1f}")
-    print(f"mean total {statistics.fmean(totals) * 1000:.1f} ms (target: p50 <= 1000 ms on 2 CPU cores)")
+    target = 1500 if args.face_prior else 500
+    print(f"mean total {statistics.fmean(totals) * 1000:.1f} ms (target: p50 <= {target} ms on 2 CPU cores)")
 
 
 if __name__ == "__main__":

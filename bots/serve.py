@@ -43,6 +43,11 @@ async def run_bots(settings: Settings, bots: dict[str, BotRunner], stop: asyncio
 
 
 def serve(settings: Settings, *, concurrency: int = 1) -> int:
+    from core.backends.offline.face_prior import licence_notice
+
+    notice = licence_notice(settings.models)
+    if notice is not None:
+        log.warning(notice)
     bots = configured_bots(settings)
     if not bots:
         log.error(

@@ -65,14 +65,16 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
 def warn_about_face_prior(settings: Settings, queues: list[str]) -> None:
     """The face prior's weights are not licensed for commercial use: every worker that may load them says
     so at start-up (``atelier serve`` runs its workers through here too)."""
-    if settings.models.face_prior == "none" or QUEUE_OF_KIND["unmask"] not in queues:
-        return
-    from core.backends.offline.face_prior import LICENCE
+    from core.backends.offline.face_prior import LICENCE, licence_notice
 
+    notice = licence_notice(settings.models)
+    if notice is None or QUEUE_OF_KIND["unmask"] not in queues:
+        return
     structlog.get_logger(__name__).warning(
         "face_prior_enabled",
         face_prior=settings.models.face_prior,
         tier=settings.models.tier,
         licence=LICENCE,
         commercial_use=False,
+        notice=notice,
     )

@@ -61,3 +61,16 @@ def test_both_bots_run_until_stop_and_one_failing_stops_the_other(tmp_path: Path
     asyncio.run(scenario())
     assert sorted(ran[:4]) == ["discord", "discord stopped", "telegram", "telegram stopped"]
     assert ran[4:] == ["telegram"]  # started, then cancelled when the other bot failed
+
+
+def test_serve_says_when_the_non_commercial_face_prior_is_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_with(tmp_path, telegram=False, discord=False)
+    serve(settings)
+    assert "face prior" not in caplog.text
+    caplog.clear()
+    settings.models.face_prior = "stylegan"
+    serve(settings)
+    assert "face prior (stylegan) is ON" in caplog.text
+    assert "non-commercial" in caplog.text and "commercial use: no" in caplog.text

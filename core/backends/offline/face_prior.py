@@ -77,6 +77,13 @@ _LOOK_SIZE = (48, 24)
 _LOOK_SPAN = ((-0.9, 0.9), (-0.5, 0.4))
 
 
+def licence_notice(models: ModelSettings) -> str | None:
+    """What a process that may load the face prior says at start-up; None when the prior is off."""
+    if models.face_prior == "none":
+        return None
+    return f"the face prior ({models.face_prior}) is ON: {LICENCE}; commercial use: no"
+
+
 class FacePriorUnavailable(RuntimeError):
     """The generator's files or OpenVINO are not installed."""
 
