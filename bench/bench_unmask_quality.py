@@ -184,7 +184,7 @@ def real_photo_checks(pipeline: Any, part: str) -> None:
             for name in names:
                 image = Image.open(DATA / "faces" / folder / name).convert("RGB")
                 if telegram:
-                    image = eval_set._telegram(image)
+                    image = eval_set.telegram_reencode(image)
                 try:
                     pipeline.run(image)
                     outcome = "unmasked"
@@ -193,9 +193,13 @@ def real_photo_checks(pipeline: Any, part: str) -> None:
                 outcomes.setdefault(outcome, []).append(name)
             good = len(outcomes.get(wanted or "unmasked", []))
             how = "Telegram re-encode" if telegram else "as sent"
-            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in outcomes.items() if k != (wanted or "unmasked"))
-            print(f"  {folder} ({how}): {good}/{len(names)} {'answered no mask' if wanted else 'unmasked'}"
-                  + (f"  [{detail}]" if detail else ""))
+            detail = "; ".join(
+                f"{k}: {', '.join(v)}" for k, v in outcomes.items() if k != (wanted or "unmasked")
+            )
+            print(
+                f"  {folder} ({how}): {good}/{len(names)} {'answered no mask' if wanted else 'unmasked'}"
+                + (f"  [{detail}]" if detail else "")
+            )
 
 
 def summarise(rows: list[CaseFigures]) -> None:
@@ -213,29 +217,43 @@ def summarise(rows: list[CaseFigures]) -> None:
     print(f"cases: {n}")
     print(f"detection recall       {detected / n:.3f}")
     print(f"mask-presence recall   {(detected - no_mask) / max(1, detected):.3f}")
-    print(f"false-refusal rate     {len(refused) / n:.3f}  " + ", ".join(
-        f"{k}: {sum(r.refusal == k for r in refused)}" for k in sorted({r.refusal or '' for r in refused})
-    ))
+    print(
+        f"false-refusal rate     {len(refused) / n:.3f}  "
+        + ", ".join(
+            f"{k}: {sum(r.refusal == k for r in refused)}" for k in sorted({r.refusal or "" for r in refused})
+        )
+    )
     print(f"mask IoU               {stats([r.mask_iou for r in rows])}")
     print(f"edit-mask IoU          {stats([r.edit_iou for r in rows])}")
     print(f"edit-mask recall       {stats([r.edit_recall for r in rows])}")
     done = [r for r in rows if r.psnr is not None]
-    print(f"PSNR in the mask box   Atelier {np.median([r.psnr for r in done]):.2f} dB, "
-          f"Telea {np.median([r.telea_psnr for r in done]):.2f} dB (medians over the {len(done)} unmasked)")
-    print(f"SSIM in the mask box   Atelier {np.median([r.ssim for r in done]):.3f}, "
-          f"Telea {np.median([r.telea_ssim for r in done]):.3f}")
-    print(f"identity distance      Atelier {np.median([r.identity for r in done]):.3f}, "
-          f"Telea {np.median([r.telea_identity for r in done]):.3f}, "
-          f"masked photo {np.median([r.masked_identity for r in done]):.3f} (medians; lower = more alike)")
+    print(
+        f"PSNR in the mask box   Atelier {np.median([r.psnr for r in done]):.2f} dB, "
+        f"Telea {np.median([r.telea_psnr for r in done]):.2f} dB (medians over the {len(done)} unmasked)"
+    )
+    print(
+        f"SSIM in the mask box   Atelier {np.median([r.ssim for r in done]):.3f}, "
+        f"Telea {np.median([r.telea_ssim for r in done]):.3f}"
+    )
+    print(
+        f"identity distance      Atelier {np.median([r.identity for r in done]):.3f}, "
+        f"Telea {np.median([r.telea_identity for r in done]):.3f}, "
+        f"masked photo {np.median([r.masked_identity for r in done]):.3f} (medians; lower = more alike)"
+    )
     by_template: dict[str, list[CaseFigures]] = {}
     for r in rows:
         by_template.setdefault(r.variant.split()[0], []).append(r)
     print(f"{'template':<22}{'n':>3}{'refused':>8}{'IoU':>7}{'edit':>7}{'recall':>7}{'PSNR':>7}{'Telea':>7}")
     for name, group in sorted(by_template.items()):
         ok = [r for r in group if r.mask_iou is not None]
-        med = lambda key: np.median([getattr(r, key) for r in ok]) if ok else float("nan")  # noqa: E731
-        print(f"{name:<22}{len(group):>3}{sum(bool(r.refusal) for r in group):>8}{med('mask_iou'):7.3f}"
-              f"{med('edit_iou'):7.3f}{med('edit_recall'):7.3f}{med('psnr'):7.2f}{med('telea_psnr'):7.2f}")
+
+        def med(key: str, ok: list[CaseFigures] = ok) -> float:
+            return float(np.median([getattr(r, key) for r in ok])) if ok else float("nan")
+
+        print(
+            f"{name:<22}{len(group):>3}{sum(bool(r.refusal) for r in group):>8}{med('mask_iou'):7.3f}"
+            f"{med('edit_iou'):7.3f}{med('edit_recall'):7.3f}{med('psnr'):7.2f}{med('telea_psnr'):7.2f}"
+        )
 
 
 def plot(rows: list[CaseFigures], path: Path) -> None:
@@ -263,6 +281,55 @@ def plot(rows: list[CaseFigures], path: Path) -> None:
     fig.savefig(path, dpi=80)
 
 
+def public_sheet(path: Path, face_prior: bool) -> None:
+    """The contact sheet on public-domain portraits only (the astronaut Eileen Collins from scikit-image,
+    Grace Hopper from matplotlib): unlike the shared photos, these may be published, so the README shows
+    this one."""
+    from pathlib import Path as _Path
+
+    import matplotlib
+    import skimage.data
+
+    from tests.pipeline.mask_templates import put_on_mask
+
+    _init(face_prior)
+    pipeline = _state["pipeline"]
+    portraits = [
+        Image.fromarray(skimage.data.astronaut()),
+        Image.open(_Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB"),
+    ]
+    templates = load_templates(DATA / "mask_templates")
+    textures = eval_set.load_textures(DATA / "mask_templates")
+    looks = [
+        ("surgical", "as-is"), ("KN95", "black"), ("cloth", "pattern:floral_3.jpg"), ("N95", "navy"),
+        ("surgical_green_left", "as-is"), ("cloth_right", "white"), ("KN95_left", "pattern:check_4.jpg"),
+        ("gas", "as-is"),
+    ]  # fmt: skip
+    rows = []
+    for portrait in portraits:
+        landmarks = pipeline.detector.detect(portrait)[0].landmarks
+        face = eval_set.face_from_landmarks(landmarks)
+        for name, colour in looks:
+            masked = put_on_mask(portrait, landmarks, eval_set.recoloured(templates[name], colour, textures))
+            try:
+                result: Image.Image | None = pipeline.run(masked.image).image
+            except UserError:
+                result = None
+            baseline = telea(masked.image, masked.truth, float(np.ptp(landmarks[:, 0])))
+            rows.append([_tile(im, face) for im in (masked.image, result, baseline, portrait)])
+    sheet = Image.new("RGB", (8 * TILE, 20 + (len(rows) + 1) // 2 * TILE), "white")
+    draw = ImageDraw.Draw(sheet)
+    for half in range(2):
+        for column, text in enumerate(["input", "Atelier", "Telea (true mask)", "original"]):
+            draw.text((half * 4 * TILE + column * TILE + 6, 4), text, fill="black")
+    for index, row in enumerate(rows):
+        x, y = (index % 2) * 4 * TILE, 20 + (index // 2) * TILE
+        for column, tile in enumerate(row):
+            sheet.paste(tile, (x + column * TILE, y))
+    sheet.save(path, quality=85)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", choices=["held-out", "tuning", "all"], default="held-out")
@@ -273,7 +340,15 @@ def main() -> None:
     parser.add_argument("--face-prior", action="store_true", help="with the (non-commercial) face prior")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "unmask-quality")
+    parser.add_argument(
+        "--public-sheet",
+        type=Path,
+        help="only write the sheet of public-domain portraits (docs/) to this file",
+    )
     args = parser.parse_args()
+    if args.public_sheet:
+        public_sheet(args.public_sheet, args.face_prior)
+        return
 
     from core.backends.offline.detector import MediaPipeFaceDetector
 
@@ -292,8 +367,10 @@ def main() -> None:
             bare.append((name, image, faces[0].landmarks))
     cases = list(eval_set.build_cases(bare, templates, textures, args.variants, args.seed, args.limit))
     sheet = set(np.linspace(0, len(cases) - 1, SHEET_CASES).round().astype(int).tolist())
-    print(f"{len(cases)} cases from {len(bare)} {args.part} faces x {len(templates)} templates "
-          f"({time.perf_counter() - started:.1f} s to build)")
+    print(
+        f"{len(cases)} cases from {len(bare)} {args.part} faces x {len(templates)} templates "
+        f"({time.perf_counter() - started:.1f} s to build)"
+    )
 
     rows: list[CaseFigures | None] = [None] * len(cases)
     tiles: dict[int, list[Image.Image]] = {}

@@ -144,7 +144,7 @@ def _brighten(rgb: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(np.round(np.clip(linear, 0, 1) ** (1 / 2.2) * 255.0), 0, 255).astype(np.uint8)
 
 
-def _telegram(image: Image.Image) -> Image.Image:
+def telegram_reencode(image: Image.Image) -> Image.Image:
     if max(image.size) > TELEGRAM_MAX_SIDE:
         image = image.copy()
         image.thumbnail((TELEGRAM_MAX_SIDE, TELEGRAM_MAX_SIDE), Image.Resampling.LANCZOS)
@@ -196,7 +196,7 @@ def augment(
     out = [Image.fromarray(a, "RGB") for a in arrays]
     if variant.telegram:
         shrink = min(1.0, TELEGRAM_MAX_SIDE / max(out[0].size))
-        out = [_telegram(image) for image in out]
+        out = [telegram_reencode(image) for image in out]
         if shrink < 1.0:
             mask = cv2.resize(mask, out[0].size, interpolation=cv2.INTER_LINEAR)
             points = points * [out[0].width / arrays[0].shape[1], out[0].height / arrays[0].shape[0]]
@@ -232,5 +232,7 @@ def build_cases(
                 variant = draw_variant(template_name, f"{name}#{k}", texture_names, seed)
                 template = recoloured(templates[template_name], variant.colour, textures)
                 masked = put_on_mask(bare, landmarks, template)
-                (image, original), truth, points = augment([masked.image, bare], masked.truth, landmarks, variant)
+                (image, original), truth, points = augment(
+                    [masked.image, bare], masked.truth, landmarks, variant
+                )
                 yield EvalCase(f"{name}#{k}", variant, image, original, truth, face_from_landmarks(points))
