@@ -34,19 +34,31 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
+def textures(shared_dir: Path) -> dict[str, np.ndarray]:
+    return eval_set.load_textures(shared_dir / "data" / "mask_templates")
+
+
+def bare_face(
+    pipeline: UnmaskPipeline, photo: Callable[[str], Image.Image], name: str
+) -> tuple[Image.Image, np.ndarray]:
+    """A held-out bare face and its face-mesh landmarks."""
+    bare = photo(f"without_mask/{name}")
+    landmarks = pipeline.detector.detect(bare)[0].landmarks
+    assert landmarks is not None
+    return bare, landmarks
+
+
+@pytest.fixture(scope="module")
 def cases(
     photo: Callable[[str], Image.Image],
     templates: dict[str, Template],
-    shared_dir: Path,
+    textures: dict[str, np.ndarray],
     offline_pipeline: UnmaskPipeline,
 ) -> list[eval_set.EvalCase]:
-    textures = eval_set.load_textures(shared_dir / "data" / "mask_templates")
     built = []
     for name, template, variant in CASES:
         assert name in eval_set.HELD_OUT_BARE
-        bare = photo(f"without_mask/{name}")
-        landmarks = offline_pipeline.detector.detect(bare)[0].landmarks
-        assert landmarks is not None
+        bare, landmarks = bare_face(offline_pipeline, photo, name)
         masked = put_on_mask(
             bare, landmarks, eval_set.recoloured(templates[template], variant.colour, textures)
         )
@@ -107,15 +119,12 @@ def test_a_mask_seen_from_the_side_is_removed_with_its_flap_beyond_the_cheek(
     offline_pipeline: UnmaskPipeline,
     photo: Callable[[str], Image.Image],
     templates: dict[str, Template],
-    shared_dir: Path,
+    textures: dict[str, np.ndarray],
     template: str,
 ) -> None:
     # The far side of a mask photographed at an angle sticks out past the cheek and the jaw: no fabric
     # may be left there.
-    textures = eval_set.load_textures(shared_dir / "data" / "mask_templates")
-    bare = photo("without_mask/nm_036.jpg")
-    landmarks = offline_pipeline.detector.detect(bare)[0].landmarks
-    assert landmarks is not None
+    bare, landmarks = bare_face(offline_pipeline, photo, "nm_036.jpg")
     masked = put_on_mask(bare, landmarks, eval_set.recoloured(templates[template], "navy", textures))
     result = offline_pipeline.run(masked.image)
     edit = np.asarray(result.edit_mask) > 0
@@ -240,12 +249,13 @@ def bandana(image: Image.Image, landmarks: np.ndarray, texture: np.ndarray) -> I
 
 @pytest.mark.parametrize("name", ["nm_004.jpg", "nm_024.jpg", "nm_040.jpg"])
 def test_a_hand_or_a_bandana_over_the_mouth_counts_as_covered(
-    offline_pipeline: UnmaskPipeline, photo: Callable[[str], Image.Image], shared_dir: Path, name: str
+    offline_pipeline: UnmaskPipeline,
+    photo: Callable[[str], Image.Image],
+    textures: dict[str, np.ndarray],
+    name: str,
 ) -> None:
-    bare = photo(f"without_mask/{name}")
-    landmarks = offline_pipeline.detector.detect(bare)[0].landmarks
-    assert landmarks is not None
-    texture = eval_set.load_textures(shared_dir / "data" / "mask_templates")["check_2.jpg"]
+    bare, landmarks = bare_face(offline_pipeline, photo, name)
+    texture = textures["check_2.jpg"]
     threshold = offline_pipeline.params.mask_threshold
     for covered in (hand_over_mouth(bare, landmarks), bandana(bare, landmarks, texture)):
         faces = offline_pipeline.detector.detect(covered)

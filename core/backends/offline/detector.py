@@ -98,17 +98,14 @@ class MediaPipeFaceDetector:
 
     def _boxes(self, rgb: np.ndarray, max_side: int) -> list[tuple[Box, float]]:
         """Both detectors on a copy of ``rgb`` shrunk to ``max_side``; boxes in ``rgb``'s pixels."""
-        height, width = rgb.shape[:2]
-        scale = min(1.0, max_side / max(height, width))
-        small = rgb if scale == 1.0 else _resized(rgb, scale)
-        return self._detect_boxes(small, scale, (width, height))
+        small, scale = _shrunk(rgb, max_side)
+        return self._detect_boxes(small, scale, (rgb.shape[1], rgb.shape[0]))
 
     def _tiled(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
         height, width = rgb.shape[:2]
-        scale = min(1.0, _TILED_MAX_SIDE / max(height, width))
-        if scale * max(height, width) <= _TILE:
+        small, scale = _shrunk(rgb, _TILED_MAX_SIDE)
+        if max(small.shape[:2]) <= _TILE:
             return []
-        small = _resized(rgb, scale)
         found = []
         step = _TILE - _TILE_OVERLAP
         for y in range(0, max(1, small.shape[0] - _TILE_OVERLAP), step):
@@ -132,8 +129,7 @@ class MediaPipeFaceDetector:
         import cv2
 
         height, width = rgb.shape[:2]
-        scale = min(1.0, _DETECT_MAX_SIDE / max(height, width))
-        small = rgb if scale == 1.0 else _resized(rgb, scale)
+        small, scale = _shrunk(rgb, _DETECT_MAX_SIDE)
         h, w = small.shape[:2]
         found = []
         for angle in _TURNS:
@@ -199,10 +195,15 @@ class MediaPipeFaceDetector:
         return None
 
 
-def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+def _shrunk(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``rgb`` shrunk so its long side is at most ``max_side`` (as it is when already small enough), and
+    the scale it was shrunk by."""
     height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale == 1.0:
+        return rgb, scale
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR)), scale
 
 
 def _scaled(box: Box, factor: float) -> Box:

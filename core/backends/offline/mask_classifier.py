@@ -27,6 +27,7 @@ from PIL import Image
 
 from core.backends.base import Face
 from core.backends.offline import face_regions as fr
+from core.backends.offline.skin import lab_image
 from core.config import ModelSettings
 
 # Face-mesh indices: forehead, glabella, top of the nose bridge, inner brows.
@@ -165,8 +166,6 @@ def _mouth_and_nose(
 
 def lower_face_features(image: Image.Image, landmarks: np.ndarray) -> LowerFaceFeatures | None:
     """The classifier's inputs for one face; None when too little of the face lies inside the image."""
-    import cv2
-
     points = np.vstack([landmarks[list(REFERENCE_POINTS)], landmarks[list(LOWER_FACE_POINTS)]])
     eye_distance = float(np.linalg.norm(landmarks[_LEFT_EYE_OUTER] - landmarks[_RIGHT_EYE_OUTER]))
     # Work on the face's crop only, at a fixed scale: converting a whole 12-megapixel photo to Lab would
@@ -182,7 +181,7 @@ def lower_face_features(image: Image.Image, landmarks: np.ndarray) -> LowerFaceF
     crop = image.crop((x0, y0, x1, y1)).convert("RGB")
     if scale < 1.0:
         crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))))
-    lab = cv2.cvtColor(np.asarray(crop, dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab = lab_image(np.asarray(crop))
     local = (np.asarray(landmarks, np.float32) - [x0, y0]) * scale
     eye_distance *= scale
     radius = max(1, round(_PATCH * eye_distance))

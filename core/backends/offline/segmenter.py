@@ -24,8 +24,6 @@ _ITERATIONS = 4
 # Colour distance (Lab, lightness down-weighted) under which a pixel counts as the face's own skin.
 _SKIN_DISTANCE = 10.0
 _SKIN_LIGHTNESS_WEIGHT = 0.3
-# Final growth of the outline, in working pixels (about 4% of the eye distance).
-_GROW = 0
 # How far beyond the jaw the mask may reach, as a fraction of the jaw's distance from the face centre:
 # probably-mask up to the first, possibly-mask up to the second (N95s and gaiters hang well below the chin).
 _PROBABLE_OVERHANG = 0.08
@@ -48,15 +46,17 @@ class LandmarkGrabCutSegmenter:
         if face.landmarks is None:
             raise ValueError("the offline segmenter needs face-mesh landmarks")
         landmarks = face.landmarks.astype(np.float32)
-        full = self._outline(image, landmarks, _reach_polygon(landmarks, 1.0))
-        if full is not None and full[1]:
+        found = self._outline(image, landmarks, _reach_polygon(landmarks, 1.0))
+        if found is None:
+            return Image.new("L", image.size, 0)
+        outline, runs_into_the_side = found
+        if runs_into_the_side:
             # The outline runs into the edge of where a mask may reach at the side: a flap or a mask seen
             # from an angle goes on beyond it. Once more, with the sides reaching further.
             wider = self._outline(image, landmarks, _reach_polygon(landmarks, _WIDER_REACH))
-            full = wider if wider is not None else full
-        if full is None:
-            return Image.new("L", image.size, 0)
-        return Image.fromarray(full[0], "L")
+            if wider is not None:
+                outline = wider[0]
+        return Image.fromarray(outline, "L")
 
     def _outline(
         self, image: Image.Image, landmarks: np.ndarray, reach: np.ndarray
@@ -109,10 +109,6 @@ class LandmarkGrabCutSegmenter:
         if found is None or found.sum() < _MIN_AREA_RATIO * prior_area:
             found = prior.astype(bool)
         cleaned = _clean(found, core_mask > 0, kernel=max(3, round(_WORK_EYE_DISTANCE / 12)))
-        if _GROW > 0:
-            # Colour stops at the fabric's edge; its seam and the shadow it casts lie just beyond.
-            grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _GROW + 1, 2 * _GROW + 1))
-            cleaned = cv2.dilate(cleaned.astype(np.uint8), grow).astype(bool)
         # Back to full resolution through a blurred edge so the outline is smooth, not blocky.
         soft = cv2.resize(cleaned.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         full = np.zeros((image.height, image.width), np.uint8)
@@ -183,8 +179,7 @@ def _runs_into_the_side(outline: np.ndarray, reach: np.ndarray, landmarks: np.nd
     cv2.polylines(edge, [reach.reshape(-1, 1, 2)], True, 1, thickness=3)
     oval = np.zeros(outline.shape, np.uint8)
     cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
-    eye_y = int(landmarks[[145, 374], 1].mean())
-    edge[: max(0, eye_y)] = 0
+    edge[: max(0, int(_lower_eyelid_y(landmarks)))] = 0
     contact = int((outline & (edge > 0) & (oval == 0)).sum()) / 3
     return contact > _SIDE_CONTACT * _WORK_EYE_DISTANCE
 
@@ -192,13 +187,18 @@ def _runs_into_the_side(outline: np.ndarray, reach: np.ndarray, landmarks: np.nd
 def _upper_face(landmarks: np.ndarray) -> np.ndarray:
     """Eyes, brows and forehead: the face oval above the line through the lower eyelids."""
     oval = fr.points(landmarks, fr.FACE_OVAL)
-    eye_line_y = float(landmarks[[145, 374], 1].mean())
+    eye_line_y = _lower_eyelid_y(landmarks)
     above = oval[oval[:, 1] <= eye_line_y]
     brows = fr.points(landmarks, fr.LEFT_BROW + fr.RIGHT_BROW)
     eyes = fr.points(landmarks, fr.LEFT_EYE + fr.RIGHT_EYE)
     import cv2
 
     return np.asarray(cv2.convexHull(np.vstack([above, brows, eyes]).astype(np.float32))).reshape(-1, 2)
+
+
+def _lower_eyelid_y(landmarks: np.ndarray) -> float:
+    """The height of the lower eyelids (mean of the two lids' lowest mesh points)."""
+    return float(landmarks[[145, 374], 1].mean())
 
 
 def _clean(mask: np.ndarray, core: np.ndarray, kernel: int) -> np.ndarray:
