@@ -199,3 +199,24 @@ def test_pipeline_reports_progress_and_timings_per_stage(
 def test_pipeline_rejects_a_non_rgb_image(pipeline: UnmaskPipeline) -> None:
     with pytest.raises(ValueError):
         pipeline.run(Image.new("L", (64, 64)))
+
+
+def test_what_crosses_the_holes_edge_runs_on_into_it() -> None:
+    # Skin with a dark stripe (a shadow, a strand of hair, the jaw's edge against a dark collar) that enters
+    # the hole from above: just inside the edge the stripe goes on; deep inside, the painted skin takes over.
+    rgb = np.zeros((240, 240, 3), np.uint8)
+    rgb[:] = (200, 150, 125)
+    rgb[:, 110:130] = (60, 40, 35)
+    hole = np.zeros((240, 240), np.uint8)
+    hole[80:200, 40:200] = 255
+    painted = np.asarray(
+        ClassicalInpainter().inpaint(
+            Image.fromarray(rgb, "RGB"), Image.fromarray(hole, "L"), InpaintRequest(), lambda _: None
+        )
+    ).astype(np.float32)
+    stripe_inside = painted[81:84, 114:126].mean(axis=(0, 1))
+    skin_inside = painted[81:84, 60:80].mean(axis=(0, 1))
+    centre = painted[130:150, 60:80].mean(axis=(0, 1))
+    # Red channel: stripe 60, skin 200; just inside the edge each stays nearer its own colour.
+    assert stripe_inside[0] < 130 < skin_inside[0]
+    assert centre[0] > 160

@@ -8,7 +8,9 @@ chin are rendered in the light the visible skin shows (``face_render``) and thei
 plane; lips, nostrils and the mouth line get their colours (``shading``). Below the jaw, where masks overhang
 onto the neck or the background, the plain Telea continuation of the photo is used instead. A smooth
 correction, interpolated inward from the skin just outside the hole, removes any seam. It works on a reduced
-copy of the hole (the fill is smooth, so nothing is lost) and adds the fine grain at full resolution.
+copy of the hole (the fill is smooth, so nothing is lost) and adds the fine grain at full resolution. Last,
+within a fraction of an eye distance of the hole's edge, the photo's own Telea continuation takes over from
+the painted face, so what crosses the edge (stubble, the jaw line, a shadow) runs on into the hole.
 
 With a user's identity (reference selfies) and landmarks, the face part of the hole is then replaced by the
 user's own lower face (``face_transplant``); without one, by a generated stranger's when the operator turned
@@ -46,6 +48,10 @@ _GRAIN_RANGE = (0.2, 0.8)
 # How much of the rendered relief goes onto the lit skin plane, and its bound (L*).
 _RENDER_SHARE = 0.4
 _RELIEF = 25.0
+# Near the hole's edge the photo's continuation (Telea) outweighs the painted face: its weight falls off by
+# e over this many eye distances from the edge. Its fill is computed at most this many pixels wide.
+_EDGE_BAND = 0.12
+_CONTINUATION_SIDE = 512
 # Bound on the edge correction (L*, a*, b*): larger differences at the edge are not skin meeting skin.
 _EDGE_RESIDUAL = np.array([20.0, 10.0, 10.0], np.float32)
 
@@ -63,7 +69,7 @@ class ClassicalInpainter:
         identity = request.identity
         own = identity is not None and bool(identity.references)
         if request.landmarks is None or not (own or self.prior is not None):
-            return self._fill(image, mask, request, progress)
+            return _continue_the_edge(image, self._fill(image, mask, request, progress), mask, request)
         # A real lower face over the classical fill (which stays below the jaw, and everywhere when no face
         # is posed like this one): the user's own from a reference selfie, else the face prior's donor.
         base = self._fill(image, mask, request, lambda fraction: progress(0.7 * fraction))
@@ -73,13 +79,10 @@ class ClassicalInpainter:
         else:
             assert self.prior is not None
             reference = self.prior.donor(image, request.landmarks, np.asarray(mask.convert("L")) > 127)
-        result = (
-            base
-            if reference is None
-            else face_transplant.transplant(image, mask, request.landmarks, reference, base)
-        )
+        if reference is not None:
+            base = face_transplant.transplant(image, mask, request.landmarks, reference, base)
         progress(1.0)
-        return result
+        return _continue_the_edge(image, base, mask, request)
 
     def _fill(
         self, image: Image.Image, mask: Image.Image, request: InpaintRequest, progress: StepProgress
@@ -285,6 +288,48 @@ def _meet_the_edge(
     spread = cv2.GaussianBlur(spread, (0, 0), max(0.5, 0.05 * unit / 2))
     correction = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.asarray(np.where(hole[..., None], fill + correction, fill), np.float32)
+
+
+def _continue_the_edge(
+    image: Image.Image, painted: Image.Image, mask: Image.Image, request: InpaintRequest
+) -> Image.Image:
+    """``painted`` with OpenCV's Telea continuation of ``image`` blended in near the hole's edge (weight 1
+    on the edge, falling off over _EDGE_BAND eye distances): whatever crosses the edge (stubble, a jaw line,
+    the shadow of the nose) runs on into the hole instead of stopping at a painted face, whichever painted
+    it. The Telea fill is computed at most _CONTINUATION_SIDE pixels wide; its cost grows with the hole."""
+    import cv2
+
+    hole = np.asarray(mask.convert("L")) > 127
+    if not hole.any():
+        return painted
+    ys, xs = np.nonzero(hole)
+    pad = 8
+    x0, y0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
+    x1, y1 = min(hole.shape[1], xs.max() + pad + 1), min(hole.shape[0], ys.max() + pad + 1)
+    photo = np.ascontiguousarray(np.asarray(image.convert("RGB"))[y0:y1, x0:x1])
+    inside = hole[y0:y1, x0:x1].astype(np.uint8)
+    height, width = inside.shape
+    scale = min(1.0, _CONTINUATION_SIDE / max(height, width))
+    if scale < 1.0:
+        size = (max(4, round(width * scale)), max(4, round(height * scale)))
+        small = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+        small_hole = cv2.resize(inside, size, interpolation=cv2.INTER_NEAREST)
+        filled = cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA)
+        continued = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    else:
+        continued = cv2.inpaint(photo, inside, 3, cv2.INPAINT_TELEA)
+    # The eye distance sets the band; without landmarks, the hole's size stands in for it.
+    if request.landmarks is not None:
+        unit = fr.eye_distance(np.asarray(request.landmarks))
+    else:
+        unit = max(width, height) / 2.5
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    weight = np.exp(-distance / max(1.0, _EDGE_BAND * unit))[..., None]
+    out = np.asarray(painted.convert("RGB")).copy()
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    blended = np.clip(np.round(weight * continued + (1.0 - weight) * region), 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.where(inside[..., None] > 0, blended, out[y0:y1, x0:x1])
+    return Image.fromarray(out, "RGB")
 
 
 def build_inpainter(models: ModelSettings) -> ClassicalInpainter:
