@@ -3,9 +3,10 @@
     python bench/bench_unmask_quality.py [--part held-out|tuning|all] [--variants N] [--limit N]
         [--jobs N] [--face-prior] [--out DIR]
 
-The cases come from ``tests/pipeline/eval_set.py``: every mask template (own colours, black, white, navy,
-printed) on every held-out bare face, mirrored, scaled (faces of 60-1000 px), re-lit, blurred and re-encoded
-as Telegram does; the truth is the template's footprint and the bare photo. The pipeline runs as a user's
+The cases come from ``tests/pipeline/eval_set.py``: every mask (own colours, black, white, navy, printed),
+in the view (front, left, right) the face's turn calls for, on every held-out bare face, mirrored, scaled
+(faces of 60-1000 px), re-lit, blurred and re-encoded as Telegram does; the truth is the template's
+footprint and the bare photo. The pipeline runs as a user's
 job would (a refusal counts against it). Prints:
 
 - detection recall, mask-presence recall and the false-refusal rate on those cases; the same on the
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import ModelSettings  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from tests.pipeline import eval_set  # noqa: E402
-from tests.pipeline.mask_templates import iou, load_templates  # noqa: E402
+from tests.pipeline.mask_templates import iou, kind_of, load_templates, mask_kinds  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SHEET_CASES = 16
@@ -290,7 +291,7 @@ def public_sheet(path: Path, face_prior: bool) -> None:
     import matplotlib
     import skimage.data
 
-    from tests.pipeline.mask_templates import put_on_mask
+    from tests.pipeline.mask_templates import put_on_mask, view_for_face
 
     _init(face_prior)
     pipeline = _state["pipeline"]
@@ -302,15 +303,16 @@ def public_sheet(path: Path, face_prior: bool) -> None:
     textures = eval_set.load_textures(DATA / "mask_templates")
     looks = [
         ("surgical", "as-is"), ("KN95", "black"), ("cloth", "pattern:floral_3.jpg"), ("N95", "navy"),
-        ("surgical_green_left", "as-is"), ("cloth_right", "white"), ("KN95_left", "pattern:check_4.jpg"),
+        ("surgical_green", "as-is"), ("cloth", "white"), ("KN95", "pattern:check_4.jpg"),
         ("gas", "as-is"),
     ]  # fmt: skip
     rows = []
     for portrait in portraits:
         landmarks = pipeline.detector.detect(portrait)[0].landmarks
         face = eval_set.face_from_landmarks(landmarks)
-        for name, colour in looks:
-            masked = put_on_mask(portrait, landmarks, eval_set.recoloured(templates[name], colour, textures))
+        for kind, colour in looks:
+            view = view_for_face(templates, kind, landmarks)
+            masked = put_on_mask(portrait, landmarks, eval_set.recoloured(view, colour, textures))
             try:
                 result: Image.Image | None = pipeline.run(masked.image).image
             except UserError:
@@ -333,9 +335,9 @@ def public_sheet(path: Path, face_prior: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", choices=["held-out", "tuning", "all"], default="held-out")
-    parser.add_argument("--variants", type=int, default=2, help="random variants per face x template")
+    parser.add_argument("--variants", type=int, default=6, help="random variants per face x mask")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only every k-th case to reach N")
-    parser.add_argument("--templates", default="", help="comma-separated subset of templates")
+    parser.add_argument("--templates", default="", help="comma-separated subset of masks (e.g. gas,N95)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--face-prior", action="store_true", help="with the (non-commercial) face prior")
     parser.add_argument("--seed", type=int, default=0)
@@ -355,7 +357,7 @@ def main() -> None:
     started = time.perf_counter()
     templates = load_templates(DATA / "mask_templates")
     if args.templates:
-        templates = {k: v for k, v in templates.items() if k in args.templates.split(",")}
+        templates = {k: v for k, v in templates.items() if kind_of(k) in args.templates.split(",")}
     textures = eval_set.load_textures(DATA / "mask_templates")
     detector = MediaPipeFaceDetector()
     names = sorted(p.name for p in (DATA / "faces" / "without_mask").iterdir())
@@ -368,7 +370,7 @@ def main() -> None:
     cases = list(eval_set.build_cases(bare, templates, textures, args.variants, args.seed, args.limit))
     sheet = set(np.linspace(0, len(cases) - 1, SHEET_CASES).round().astype(int).tolist())
     print(
-        f"{len(cases)} cases from {len(bare)} {args.part} faces x {len(templates)} templates "
+        f"{len(cases)} cases from {len(bare)} {args.part} faces x {len(mask_kinds(templates))} masks "
         f"({time.perf_counter() - started:.1f} s to build)"
     )
 

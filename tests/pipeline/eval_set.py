@@ -1,10 +1,11 @@
 """The /unmask evaluation set: real bare faces wearing every mask template, as a chat user would send them.
 
 A fixed part of the shared photos is held out (by file name, below) and never used to tune a threshold or
-fit a constant; figures worth quoting are measured on it. Each held-out bare face gets every template of
-../shared/data/mask_templates warped onto it (``mask_templates.put_on_mask``), in its own colours or
-recoloured black, white, navy or with a printed pattern, and then goes through what happens to photos on
-their way to us: a mirror, a scale that puts the face anywhere between 60 and 1000 px, a change of
+fit a constant; figures worth quoting are measured on it. Each held-out bare face gets every mask of
+../shared/data/mask_templates warped onto it (``mask_templates.put_on_mask``), in the view (front, left or
+right) its head's turn calls for (``mask_templates.view_for_face``), in its own colours or recoloured
+black, white, navy or with a printed pattern, and then goes through what happens to photos on their way
+to us: a mirror, a scale that puts the face anywhere between 60 and 1000 px, a change of
 brightness, a blur, and Telegram's re-encoding (longest side at most 2560 px, JPEG quality 87). The bare
 photo goes through exactly the same steps, so each case knows the true mask and the true face under it.
 
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from core.backends.base import Box, Face
-from tests.pipeline.mask_templates import Template, put_on_mask
+from tests.pipeline.mask_templates import Template, mask_kinds, put_on_mask, view_for_face
 
 # Held out from every tuning step. Every fourth photo, with near-duplicates kept on the same side of the
 # split (nm_031/nm_032 are one photo at two crops; nm_013/nm_039 and nm_034/nm_035 are tuning photos).
@@ -217,20 +218,23 @@ def build_cases(
     seed: int = 0,
     limit: int = 0,
 ) -> Iterator[EvalCase]:
-    """Every template on every bare face (given with its face-mesh landmarks), ``variants_per_pair`` random
-    variants each; with ``limit``, an evenly spread subset of about that many."""
+    """Every mask in ``templates`` on every bare face (given with its face-mesh landmarks), in the view
+    (front, left, right) that face's turn calls for, ``variants_per_pair`` random variants each; with
+    ``limit``, an evenly spread subset of about that many."""
     texture_names = sorted(textures)
-    total = len(bare_faces) * len(templates) * variants_per_pair
+    kinds = mask_kinds(templates)
+    total = len(bare_faces) * len(kinds) * variants_per_pair
     stride = max(1, -(-total // limit)) if limit else 1
     index = -1
     for name, bare, landmarks in bare_faces:
-        for template_name in sorted(templates):
+        for kind in kinds:
+            view = view_for_face(templates, kind, landmarks)
             for k in range(variants_per_pair):
                 index += 1
                 if index % stride:
                     continue
-                variant = draw_variant(template_name, f"{name}#{k}", texture_names, seed)
-                template = recoloured(templates[template_name], variant.colour, textures)
+                variant = draw_variant(view.name, f"{name}#{k}", texture_names, seed)
+                template = recoloured(view, variant.colour, textures)
                 masked = put_on_mask(bare, landmarks, template)
                 (image, original), truth, points = augment(
                     [masked.image, bare], masked.truth, landmarks, variant

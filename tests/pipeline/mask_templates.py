@@ -21,6 +21,7 @@ from core.backends.offline import face_regions as fr
 
 _BRIDGE_TOP, _BRIDGE_BOTTOM = 168, 4
 _LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375)
+_SIDE_VIEWS = ("_left", "_right")
 # Front-facing templates whose outline hugs the face (gas masks stick out far beyond it).
 FRONT_TEMPLATES = ("surgical", "surgical_blue", "surgical_green", "N95", "KN95", "cloth")
 
@@ -53,6 +54,37 @@ def load_templates(templates_dir: Path) -> dict[str, Template]:
         rgba = np.asarray(Image.open(path).convert("RGBA"))
         templates[name] = Template(name, rgba, np.array(anchors, np.float32))
     return templates
+
+
+def kind_of(name: str) -> str:
+    """The mask a template shows, whatever the view: ``surgical_blue_left`` -> ``surgical_blue``."""
+    for view in _SIDE_VIEWS:
+        if name.endswith(view):
+            return name[: -len(view)]
+    return name
+
+
+def mask_kinds(templates: dict[str, Template]) -> list[str]:
+    """Every mask in ``templates`` once (its front view's name)."""
+    return sorted({kind_of(name) for name in templates})
+
+
+def view_for_face(templates: dict[str, Template], kind: str, landmarks: np.ndarray) -> Template:
+    """The view of mask ``kind`` (front, ``_left`` or ``_right``) drawn for a head turned as this face is.
+
+    A side view is drawn for a turned head: its nose-bridge anchor sits near one jaw anchor. Warped onto a
+    face turned the other way (or onto a frontal one) it stretches into a shape no worn mask takes, flying
+    off the face. So, as MaskTheFace picks the view from the head's turn, the view here is the one whose
+    bridge anchor sits between its jaw anchors where this face's bridge sits between its own."""
+    views = [templates[kind + view] for view in ("", *_SIDE_VIEWS) if kind + view in templates]
+    here = _bridge_position(face_anchors(landmarks))
+    return min(views, key=lambda template: abs(_bridge_position(template.anchors) - here))
+
+
+def _bridge_position(anchors: np.ndarray) -> float:
+    """Where the nose bridge (b) sits along the line from jaw anchor a to jaw anchor c: 0 at a, 1 at c."""
+    a, b, c = anchors[:3].astype(np.float64)
+    return float((b - a) @ (c - a) / max(float((c - a) @ (c - a)), 1e-9))
 
 
 def _line_meets_jaw(jaw: np.ndarray, point: np.ndarray, direction: np.ndarray) -> list[np.ndarray]:
