@@ -132,6 +132,29 @@ def test_a_mask_seen_from_the_side_is_removed_with_its_flap_beyond_the_cheek(
     assert recall >= 0.97, f"{recall:.3f} of the mask repainted"
 
 
+@pytest.mark.parametrize(
+    ("template", "least"),
+    [
+        # The white cartridges of a half-face respirator stick out beside both cheeks, in another colour
+        # than its blue face piece (the outline of the face piece alone has an IoU of about 0.5).
+        ("gas", 0.75),
+        # Long dark hair hangs beside the cheeks, where filters would be: it must not be taken for them.
+        ("cloth", 0.95),
+    ],
+)
+def test_a_respirators_filters_are_part_of_the_mask_and_hair_beside_the_face_is_not(
+    offline_pipeline: UnmaskPipeline,
+    photo: Callable[[str], Image.Image],
+    templates: dict[str, Template],
+    template: str,
+    least: float,
+) -> None:
+    bare, landmarks = bare_face(offline_pipeline, photo, "nm_004.jpg")
+    masked = put_on_mask(bare, landmarks, templates[template])
+    found = np.asarray(offline_pipeline.run(masked.image).mask) > 0
+    assert iou(found, masked.truth) >= least
+
+
 def test_a_small_face_in_a_large_photo_is_found(
     offline_pipeline: UnmaskPipeline, cases: list[eval_set.EvalCase]
 ) -> None:

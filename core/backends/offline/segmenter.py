@@ -4,11 +4,17 @@ The landmarks say where a mask can be (the lower face under the eyes and over th
 little over the jaw); GrabCut then finds the mask's real outline from colour: inside that polygon what is
 not coloured like this face's skin is probably mask, the mouth and chin core is surely mask, a band around
 it (and the skin inside it) probably not, and the eyes, brows and forehead (skin the mask never covers,
-which teaches GrabCut the skin colour) and everything far from the face surely not. It runs on the face
-crop scaled down to a fixed size, which bounds its cost whatever the photo's resolution.
+which teaches GrabCut the skin colour) and everything far from the face surely not. MediaPipe's selfie
+segmentation adds what colour alone cannot tell: what is not part of the person (a white wall beside a white
+mask) is surely not mask, and beside both cheeks, part of the person in a colour found nowhere else on them
+(not skin, hair or clothes: a respirator's filters) is probably mask. It runs on the face crop scaled down to
+a fixed size, which bounds its cost whatever the photo's resolution.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -39,9 +45,30 @@ _WIDER_REACH = 2.0
 # A GrabCut result smaller than this fraction of the landmark polygon means the colours could not be told
 # apart (a skin-coloured mask, flat lighting): the polygon itself is the better answer then.
 _MIN_AREA_RATIO = 0.25
+# Selfie segmentation: above the first, surely part of the person; below the second, surely not. It looks at
+# the working crop grown by this factor (context: shoulders, hair) at its own 256 px.
+_PERSON = 0.8
+_NOT_PERSON = 0.1
+_PERSON_CONTEXT = 1.6
+_PERSON_SIDE = 256
+# A colour counts as found nowhere else on the person when it is this many times more common beside the
+# cheeks than on the rest of the person (colour histogram of 8 bins per channel).
+_RARITY = 5.0
+# Each of the two filters covers at least this many square eye distances.
+_PAIR_AREA = 0.02
 
 
 class LandmarkGrabCutSegmenter:
+    """Thread-safe: one lock around the selfie segmentation graph, which keeps state between calls."""
+
+    def __init__(self) -> None:
+        import mediapipe as mp
+
+        solutions: Any = mp.solutions
+        # model_selection=0: the square "general" model, which follows hair and shoulders in portraits.
+        self._selfie = solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._lock = threading.Lock()
+
     def segment(self, image: Image.Image, face: Face) -> Image.Image:
         if face.landmarks is None:
             raise ValueError("the offline segmenter needs face-mesh landmarks")
@@ -103,6 +130,9 @@ class LandmarkGrabCutSegmenter:
         cv2.fillPoly(trimap, [to_work(upper)], cv2.GC_BGD)
         for eye in (fr.LEFT_EYE, fr.RIGHT_EYE):
             cv2.fillPoly(trimap, [to_work(fr.points(landmarks, eye))], cv2.GC_BGD)
+        person = self._person(image, (x0, y0, x1, y1), (width, height))
+        trimap[_side_parts(bgr, trimap, skin_coloured, person, to_work(landmarks))] = cv2.GC_PR_FGD
+        trimap[(person < _NOT_PERSON) & (trimap != cv2.GC_FGD)] = cv2.GC_BGD
 
         found = self._grabcut(bgr, trimap)
         prior_area = int(prior.sum())
@@ -114,6 +144,29 @@ class LandmarkGrabCutSegmenter:
         full = np.zeros((image.height, image.width), np.uint8)
         full[y0:y1, x0:x1] = np.where(soft >= 0.5, 255, 0).astype(np.uint8)
         return full, _runs_into_the_side(cleaned, to_work(reach), to_work(landmarks))
+
+    def _person(
+        self, image: Image.Image, box: tuple[int, int, int, int], size: tuple[int, int]
+    ) -> np.ndarray:
+        """The probability that each pixel of the working crop ``box`` (scaled to ``size``) is part of a
+        person, from the selfie segmentation of the crop grown by _PERSON_CONTEXT."""
+        import cv2
+
+        x0, y0, x1, y1 = box
+        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, _PERSON_CONTEXT * max(x1 - x0, y1 - y0) / 2
+        bx0, by0 = int(max(0, cx - half)), int(max(0, cy - half))
+        bx1, by1 = int(min(image.width, cx + half)), int(min(image.height, cy + half))
+        context = image.crop((bx0, by0, bx1, by1)).convert("RGB")
+        small = context.resize(
+            (_PERSON_SIDE, max(8, round(_PERSON_SIDE * context.height / max(context.width, 1)))),
+            Image.Resampling.BILINEAR,
+        )
+        with self._lock:
+            found = self._selfie.process(np.asarray(small)).segmentation_mask
+        probability = cv2.resize(np.asarray(found, np.float32), context.size, interpolation=cv2.INTER_LINEAR)
+        # The working crop lies inside the context crop (both are clipped to the photo).
+        inside = probability[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+        return np.asarray(cv2.resize(inside, size, interpolation=cv2.INTER_LINEAR), np.float32)
 
     @staticmethod
     def _grabcut(bgr: np.ndarray, trimap: np.ndarray) -> np.ndarray | None:
@@ -144,6 +197,43 @@ def _skin_like_face(bgr: np.ndarray, reference_points: np.ndarray) -> np.ndarray
         return np.zeros(lab.shape[:2], bool)
     difference = (lab - reference) * np.array([_SKIN_LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
     return np.asarray(np.linalg.norm(difference, axis=-1) < _SKIN_DISTANCE)
+
+
+def _side_parts(
+    bgr: np.ndarray, trimap: np.ndarray, skin: np.ndarray, person: np.ndarray, landmarks: np.ndarray
+) -> np.ndarray:
+    """Where a respirator's filters stick out beside the cheeks (outside the face oval, between the nose
+    tip and the chin): pixels of the person, not skin, in a colour that is rare on the rest of the person
+    (hair, brows, shoulders, clothes: the surely-not-mask part of the crop), on both sides of the face.
+    Without the rarity test long hair beside the face would be taken for a filter."""
+    import cv2
+
+    height, width = trimap.shape
+    oval = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
+    rows = np.arange(height)[:, None]
+    band = (rows >= landmarks[fr.NOSE_TIP, 1]) & (rows <= landmarks[fr.CHIN, 1])
+    candidates = (trimap == cv2.GC_PR_BGD) & (oval == 0) & band & ~skin & (person > _PERSON)
+    elsewhere = (trimap == cv2.GC_BGD) & (person > _PERSON) & ~skin
+    if not candidates.any() or elsewhere.sum() < 50:
+        return np.zeros_like(candidates)
+    bins = (bgr // 32).astype(np.int32)
+    colour = (bins[..., 0] * 8 + bins[..., 1]) * 8 + bins[..., 2]
+
+    def share(where: np.ndarray) -> np.ndarray:
+        counts = np.bincount(colour[where], minlength=512).astype(np.float32)
+        return counts / max(float(counts.sum()), 1.0)
+
+    parts = candidates & (share(candidates)[colour] > _RARITY * (share(elsewhere)[colour] + 1e-4))
+    # Filters come in pairs, one beside each cheek; something on one side only (a curl of hair in another
+    # colour, a poster behind one shoulder) is not taken for them.
+    eye_line = fr.points(landmarks, fr.EYE_LINE)
+    along = (eye_line[-1] - eye_line[0]) / max(float(np.linalg.norm(eye_line[-1] - eye_line[0])), 1e-6)
+    ys, xs = np.nonzero(parts)
+    offset = (np.stack([xs, ys], axis=1) - fr.face_centre(landmarks)) @ along
+    if min(int((offset < 0).sum()), int((offset >= 0).sum())) < _PAIR_AREA * fr.eye_distance(landmarks) ** 2:
+        return np.zeros_like(parts)
+    return np.asarray(parts)
 
 
 def _reach_polygon(landmarks: np.ndarray, sides: float) -> np.ndarray:
