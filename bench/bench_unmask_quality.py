@@ -6,8 +6,8 @@
 The cases come from ``tests/pipeline/eval_set.py``: every mask (own colours, black, white, navy, printed),
 in the view (front, left, right) the face's turn calls for, on every held-out bare face, mirrored, scaled
 (faces of 60-1000 px), re-lit, blurred and re-encoded as Telegram does; the truth is the template's
-footprint and the bare photo. The pipeline runs as a user's
-job would (a refusal counts against it). Prints:
+footprint and the bare photo. The pipeline runs as a user's job would (a refusal counts against it).
+Prints:
 
 - detection recall, mask-presence recall and the false-refusal rate on those cases; the same on the
   held-out real masked photos (as sent, and re-encoded by Telegram) and the "no mask" answer rate on the

@@ -5,9 +5,9 @@ fit a constant; figures worth quoting are measured on it. Each held-out bare fac
 ../shared/data/mask_templates warped onto it (``mask_templates.put_on_mask``), in the view (front, left or
 right) its head's turn calls for (``mask_templates.view_for_face``), in its own colours or recoloured
 black, white, navy or with a printed pattern, and then goes through what happens to photos on their way
-to us: a mirror, a scale that puts the face anywhere between 60 and 1000 px, a change of
-brightness, a blur, and Telegram's re-encoding (longest side at most 2560 px, JPEG quality 87). The bare
-photo goes through exactly the same steps, so each case knows the true mask and the true face under it.
+to us: a mirror, a scale that puts the face anywhere between 60 and 1000 px, a change of brightness, a
+blur, and Telegram's re-encoding (longest side at most 2560 px, JPEG quality 87). The bare photo goes
+through exactly the same steps, so each case knows the true mask and the true face under it.
 
 Everything is seeded: the same arguments always give the same cases.
 """

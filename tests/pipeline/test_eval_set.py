@@ -28,7 +28,7 @@ def test_each_face_wears_the_view_of_a_mask_its_turn_calls_for(
 ) -> None:
     detect = offline_pipeline.detector.detect
     frontal_photo = photo("without_mask/nm_040.jpg")
-    turned_photo = photo("without_mask/nm_024.jpg")  # the head turned to the photo's right
+    turned_photo = photo("without_mask/nm_024.jpg")  # the head turned well to one side
     mirrored_photo = ImageOps.mirror(turned_photo)
     faces = {}
     for name, image in (("frontal", frontal_photo), ("turned", turned_photo), ("mirrored", mirrored_photo)):
