@@ -208,12 +208,10 @@ def _side_parts(
     Without the rarity test long hair beside the face would be taken for a filter."""
     import cv2
 
-    height, width = trimap.shape
-    oval = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
-    rows = np.arange(height)[:, None]
+    rows = np.arange(trimap.shape[0])[:, None]
     band = (rows >= landmarks[fr.NOSE_TIP, 1]) & (rows <= landmarks[fr.CHIN, 1])
-    candidates = (trimap == cv2.GC_PR_BGD) & (oval == 0) & band & ~skin & (person > _PERSON)
+    beside = ~_inside_the_oval(landmarks, trimap.shape) & band
+    candidates = (trimap == cv2.GC_PR_BGD) & beside & ~skin & (person > _PERSON)
     elsewhere = (trimap == cv2.GC_BGD) & (person > _PERSON) & ~skin
     if not candidates.any() or elsewhere.sum() < 50:
         return np.zeros_like(candidates)
@@ -267,11 +265,18 @@ def _runs_into_the_side(outline: np.ndarray, reach: np.ndarray, landmarks: np.nd
 
     edge = np.zeros(outline.shape, np.uint8)
     cv2.polylines(edge, [reach.reshape(-1, 1, 2)], True, 1, thickness=3)
-    oval = np.zeros(outline.shape, np.uint8)
-    cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
     edge[: max(0, int(_lower_eyelid_y(landmarks)))] = 0
-    contact = int((outline & (edge > 0) & (oval == 0)).sum()) / 3
+    contact = int((outline & (edge > 0) & ~_inside_the_oval(landmarks, outline.shape)).sum()) / 3
     return contact > _SIDE_CONTACT * _WORK_EYE_DISTANCE
+
+
+def _inside_the_oval(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """True inside the convex hull of the face oval's landmarks (working pixels)."""
+    import cv2
+
+    oval = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(oval, [cv2.convexHull(landmarks[list(fr.FACE_OVAL)])], 1)
+    return oval > 0
 
 
 def _upper_face(landmarks: np.ndarray) -> np.ndarray:
