@@ -18,6 +18,7 @@ lint: install
 	$(VENV)/bin/ruff check bots core jobs dreambooth tests bench
 	$(VENV)/bin/ruff format --check bots core jobs dreambooth tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: install
 	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -32,6 +32,27 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_KEY_LENGTH = 512
 
 
+# Where a job's images live, derived from its id alone (a later attempt finds what an earlier one wrote).
+def input_key(job_id: str) -> str:
+    return f"inputs/{job_id}.png"
+
+
+def extra_input_key(job_id: str, name: str) -> str:
+    return f"inputs/{job_id}.{name}.png"
+
+
+def result_key(job_id: str) -> str:
+    return f"results/{job_id}.png"
+
+
+def mask_key(job_id: str) -> str:
+    return f"results/{job_id}.mask.png"
+
+
+def extra_result_key(job_id: str, name: str) -> str:
+    return f"results/{job_id}.{name}.png"
+
+
 class InvalidBlobKey(ValueError):
     pass
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 
 from core.commands import MAX_BUTTON_DATA, Button, Buttons
 from core.idphoto.catalog import SuitOptions, catalog
+from core.kinds import KINDS
 from core.messages import t
 from core.ports import JobState, JobView
 from core.store import UserPrefs
 from core.training import PREFERENCES
 
 CHOSEN = "● "
-# Jobs whose finished result can be painted again with another seed.
-RETRYABLE_KINDS = ("unmask", "suit")
 
 
 @dataclass(frozen=True)
@@ -125,6 +124,6 @@ def job_buttons(job: JobView) -> Buttons:
     owner, lang = job.chat.user_id, job.chat.lang
     if job.state in (JobState.QUEUED, JobState.RUNNING):
         return ((_button(t("job.cancel_button", lang), "job", owner, "cancel", job.id, style="danger"),),)
-    if job.state is JobState.DONE and job.kind in RETRYABLE_KINDS and job.result_key:
+    if job.state is JobState.DONE and KINDS[job.kind].retryable and job.result_key:
         return ((_button(t("job.retry_button", lang), "job", owner, "retry", job.id),),)
     return ()

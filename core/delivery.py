@@ -23,12 +23,13 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.blobs import extra_result_key
 from core.buttons import job_buttons
 from core.commands import Buttons
 from core.events import RESYNC
+from core.kinds import KINDS
 from core.messages import t
 from core.ports import BlobStore, EventBus, JobState, JobView
-from core.service import EXTRA_RESULTS, extra_result_key
 from core.store import JobNotFound, JobStore
 from core.store.models import utcnow
 
@@ -94,13 +95,10 @@ def _training_progress(job: JobView) -> str:
 
 
 def result_caption(job: JobView) -> str:
-    lang = job.chat.lang
-    if job.kind == "suit":
-        options = job.params.get("options") or {}
-        name = t(f"suit.format.{options.get('format')}", lang) if options.get("format") else ""
-        caption = t("suit.caption", lang, format=name, dpi=options.get("dpi", 300))
-    else:
-        caption = t("result.caption", lang)
+    lang, options = job.chat.lang, job.params.get("options") or {}
+    # The kind's caption; a print format (/suit) is named in the user's language.
+    name = t(f"suit.format.{options['format']}", lang) if options.get("format") else ""
+    caption = t(KINDS[job.kind].caption, lang, format=name, dpi=options.get("dpi", 300))
     likeness = job.result.get("likeness")
     if isinstance(likeness, int | float):
         caption += "\n" + t("result.likeness", lang, distance=f"{likeness:.2f}")
@@ -259,7 +257,7 @@ class Deliverer:
     def _attachments(self, job: JobView) -> list[Attachment]:
         return [
             Attachment(name, self.blobs.get(extra_result_key(job.id, name)), attachment_caption(job, name))
-            for name in EXTRA_RESULTS.get(job.kind, ())
+            for name in KINDS[job.kind].extra_results
         ]
 
     async def _retry_later(self, job_id: str, token: str, error: Exception) -> None:

@@ -14,43 +14,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core.blobs import LocalBlobStore
+from core.blobs import LocalBlobStore, extra_input_key, extra_result_key, input_key
 from core.config import Settings
 from core.errors import UserError
 from core.frontdesk import FrontDesk
 from core.idphoto.catalog import SuitOptions
 from core.intake import intake_image
+from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import JobNotFound, JobStore, NewJob, Pending, migrate
 from core.training import IdentityDesk
 
 log = logging.getLogger(__name__)
-
-# Which Celery queue serves each kind of job (the task is "atelier.<kind>"). Workers size their time limits
-# from the same table.
-QUEUE_OF_KIND: dict[str, str] = {"unmask": "gpu", "suit": "gpu", "selfie": "cpu", "train": "train"}
-# Results besides the main image, by kind: stored under ``extra_result_key`` and delivered as documents.
-EXTRA_RESULTS: dict[str, tuple[str, ...]] = {"suit": ("sheet",)}
-
-
-def input_key(job_id: str) -> str:
-    return f"inputs/{job_id}.png"
-
-
-def result_key(job_id: str) -> str:
-    return f"results/{job_id}.png"
-
-
-def mask_key(job_id: str) -> str:
-    return f"results/{job_id}.mask.png"
-
-
-def extra_input_key(job_id: str, name: str) -> str:
-    return f"inputs/{job_id}.{name}.png"
-
-
-def extra_result_key(job_id: str, name: str) -> str:
-    return f"results/{job_id}.{name}.png"
 
 
 @dataclass(frozen=True)
@@ -123,7 +98,7 @@ class Studio(FrontDesk, IdentityDesk):
             NewJob(
                 id=job_id,
                 kind=kind,
-                queue=QUEUE_OF_KIND[kind],
+                queue=queue_of(kind),
                 chat=chat,
                 input_key=input_key(job_id),
                 params=params | {"options": options, "inputs": keys},
@@ -204,7 +179,7 @@ class Studio(FrontDesk, IdentityDesk):
     def blob_keys(self, job: JobView) -> list[str]:
         """Every blob key a job may have read or written."""
         keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
-        keys += [extra_result_key(job.id, name) for name in EXTRA_RESULTS.get(job.kind, ())]
+        keys += [extra_result_key(job.id, name) for name in KINDS[job.kind].extra_results]
         return [key for key in keys if key]
 
     def own_job(self, chat: ChatRef, job_id: str) -> JobView:
@@ -219,14 +194,14 @@ class Studio(FrontDesk, IdentityDesk):
         return job
 
     def retry(self, chat: ChatRef, job_id: str, *, update_key: str | None = None) -> Submitted:
-        """Paint a finished /unmask or /suit again with a new random seed: a new job on copies of the
-        original inputs (the old job and its result stay as they are)."""
+        """Paint a finished job of a retryable kind (/unmask, /suit) again with a new random seed: a new job
+        on copies of the original inputs (the old job and its result stay as they are)."""
         seen = self._seen(update_key)
         if seen is not None:
             return seen
         job = self.own_job(chat, job_id)
         inputs = {"": job.input_key, **(job.params.get("inputs") or {})}
-        if job.kind not in ("unmask", "suit") or not all(self.blobs.exists(key) for key in inputs.values()):
+        if not KINDS[job.kind].retryable or not all(self.blobs.exists(key) for key in inputs.values()):
             raise UserError("job.gone")
         new_id = uuid.uuid4().hex
         keys = {name: extra_input_key(new_id, name) for name in inputs if name}

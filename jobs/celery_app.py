@@ -20,10 +20,8 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from core.config import Settings, WorkerSettings
-from core.service import QUEUE_OF_KIND
+from core.kinds import KINDS, QUEUES
 from jobs.broker import BrokerMisconfigured, kombu_url, redis_url
-
-QUEUES = ("gpu", "cpu", "train")
 
 
 def task_name(kind: str) -> str:
@@ -75,7 +73,7 @@ def create_app(settings: Settings) -> Celery:
     app.conf.update(
         task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="cpu",
-        task_routes={task_name(kind): {"queue": queue} for kind, queue in QUEUE_OF_KIND.items()},
+        task_routes={task_name(name): {"queue": kind.queue} for name, kind in KINDS.items()},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

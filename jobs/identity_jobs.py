@@ -1,5 +1,5 @@
-"""The worker side of /train: checking a selfie, training an identity, and finding the identity a job of the
-same user should use.
+"""The worker side of /train: checking a selfie and training an identity (the identity a later job of the
+same user runs with is found by ``jobs.identities``).
 
 Both job kinds answer with a sentence (``{"key": ..., "params": ...}``, rendered by the Deliverer in the
 user's language) rather than an image. Everything is located through the job's authenticated user
@@ -14,13 +14,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from core import identity
-from core.backends.base import Identity, ReferenceFace
 from core.blobs import read_rgb
-from core.config import ModelSettings, TrainSettings
+from core.config import TrainSettings
 from core.errors import UserError
 from core.intake import encode_png
-from core.ports import BlobStore, JobView
-from core.store import IdentityModelView, JobStore, SelfieView
+from core.ports import JobView
+from core.store import IdentityModelView, SelfieView
 
 if TYPE_CHECKING:
     from dreambooth.selfies import SelfieChecker
@@ -167,34 +166,5 @@ def _train_adapter(
 
 
 # --- the identity a job uses -------------------------------------------------------------------------------
-def job_identity(ctx: WorkerContext, job: JobView) -> Identity | None:
-    """The identity of the job's own user for this worker's base model, or ``None`` (no selfies, no model,
-    or the user turned it off)."""
-    return load_identity(ctx.store, ctx.blobs, ctx.settings.models, job.chat.platform, job.chat.user_id)
-
-
-def load_identity(
-    store: JobStore, blobs: BlobStore, models: ModelSettings, platform: str, user_id: str
-) -> Identity | None:
-    if not store.user_prefs(platform, user_id).use_identity:
-        return None
-    slug = identity.owner_slug(platform, user_id)
-    model = store.identity_model(platform, user_id, identity.base_model_id(models))
-    selfies = store.selfies(platform, user_id)
-    if model is None and (models.tier != "offline" or not selfies):
-        return None
-    # Only the offline tier paints from the selfies themselves; the others need their embeddings (likeness),
-    # so they skip decoding up to 20 crops per job.
-    with_images = models.tier == "offline"
-    references = tuple(
-        ReferenceFace(read_rgb(blobs, s.aligned_key) if with_images else None, s.landmarks, s.embedding)
-        for s in selfies
-        if not with_images or blobs.exists(s.aligned_key)
-    )
-    adapter = blobs.get(model.adapter_key) if model is not None and model.adapter_key else None
-    token = model.token if model is not None else identity.identity_token(slug)
-    return Identity(name=slug, token=token, adapter=adapter, references=references)
-
-
 def _notice(key: str, **params: Any) -> Notice:
     return {"key": key, "params": params}

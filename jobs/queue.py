@@ -10,7 +10,8 @@ from typing import Any
 
 from celery import Celery
 
-from jobs.celery_app import QUEUES, task_name
+from core.kinds import QUEUES
+from jobs.celery_app import task_name
 
 log = logging.getLogger(__name__)
 

@@ -31,18 +31,19 @@ from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
 from core.backends.base import Identity
-from core.blobs import LocalBlobStore, read_rgb
+from core.blobs import LocalBlobStore, extra_result_key, mask_key, read_rgb, result_key
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
 from core.idphoto.sheet import encode_png_at
 from core.intake import encode_png
+from core.kinds import KINDS
 from core.pipelines.jobio import JobInputs, JobRunner
 from core.ports import JobView
-from core.service import QUEUE_OF_KIND, extra_result_key, mask_key, result_key
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url
 from jobs.celery_app import hard_time_limit
+from jobs.identities import job_identity
 
 log = logging.getLogger(__name__)
 
@@ -52,43 +53,29 @@ LEASE_MARGIN_S = 60.0
 PROGRESS_INTERVAL_S = 0.5
 
 
-def _build_unmask(settings: Settings) -> JobRunner:
-    from core.pipelines.unmask import build_unmask_pipeline  # torch and friends load here, in the worker
-
-    return build_unmask_pipeline(settings.models, settings.train.candidates)
-
-
-def _build_suit(settings: Settings) -> JobRunner:
-    from core.pipelines.suit import build_suit_pipeline
-
-    return build_suit_pipeline(settings.models)
-
-
-_factories: dict[str, Callable[[Settings], JobRunner]] = {"unmask": _build_unmask, "suit": _build_suit}
-
-
-def _check_selfie(ctx: WorkerContext, job: JobView, progress: ProgressReporter) -> dict[str, Any]:
-    from jobs.identity_jobs import check_selfie
-
-    return check_selfie(ctx, job, progress)
-
-
-def _train(ctx: WorkerContext, job: JobView, progress: ProgressReporter) -> dict[str, Any]:
-    from jobs.identity_jobs import train_identity_job
-
-    return train_identity_job(ctx, job, progress)
-
-
 # Kinds whose result is a sentence for the user (``{"key", "params"}``), not an image.
 NoticeTask = Callable[["WorkerContext", JobView, "ProgressReporter"], dict[str, Any]]
-_notice_tasks: dict[str, NoticeTask] = {"selfie": _check_selfie, "train": _train}
+# Pipelines plugged in by ``register_pipeline``, before the kind table's own.
+_registered: dict[str, Callable[[Settings], JobRunner]] = {}
 _settings: Settings | None = None
 _queues: tuple[str, ...] = ()
 
 
 def register_pipeline(kind: str, factory: Callable[[Settings], JobRunner]) -> None:
     """Use ``factory(settings)`` to build the pipeline for jobs of ``kind`` in this worker."""
-    _factories[kind] = factory
+    _registered[kind] = factory
+
+
+def _factory(kind: str) -> Callable[[Settings], JobRunner]:
+    """The pipeline factory of an image kind (torch and friends load when it is first called)."""
+    if kind in _registered:
+        return _registered[kind]
+    factory: Callable[[Settings], JobRunner] = KINDS[kind].load_runner()
+    return factory
+
+
+def _image_kinds() -> list[str]:
+    return [name for name, kind in KINDS.items() if kind.result == "image"]
 
 
 def configure(settings: Settings, queues: Iterable[str] = ()) -> None:
@@ -118,13 +105,13 @@ class WorkerContext:
         self.blobs = LocalBlobStore(settings.blob_dir)
         self.events = RedisEventBus(redis_url(settings))
         self._pipelines: dict[str, JobRunner] = {}
-        self._locks = {kind: threading.Lock() for kind in _factories}
+        self._locks = {kind: threading.Lock() for kind in _image_kinds()}
 
     def pipeline(self, kind: str) -> JobRunner:
         with self._locks.setdefault(kind, threading.Lock()):
             if kind not in self._pipelines:
                 started = time.perf_counter()
-                self._pipelines[kind] = _factories[kind](self.settings)
+                self._pipelines[kind] = _factory(kind)(self.settings)
                 log.info("%s pipeline loaded in %.1f s", kind, time.perf_counter() - started)
             return self._pipelines[kind]
 
@@ -156,7 +143,7 @@ def context() -> WorkerContext:
 
 def on_process_start(**_: object) -> None:
     """``worker_process_init``: build this child's context and start loading its pipelines."""
-    context().warm_up([kind for kind in _factories if QUEUE_OF_KIND.get(kind) in _queues])
+    context().warm_up([kind for kind in _image_kinds() if KINDS[kind].queue in _queues])
 
 
 def process_owner() -> str:
@@ -226,7 +213,8 @@ def execute(job_id: str) -> Outcome:
     log.info("job %s attempt %d started", job_id, job.attempts)
     progress = ProgressReporter(ctx, job_id, lease_s)
     rkey, mkey = result_key(job_id), mask_key(job_id)
-    notice_task = _notice_tasks.get(job.kind)
+    spec = KINDS.get(job.kind)  # an unknown kind fails below, as a pipeline that cannot be built
+    notice_task: NoticeTask | None = spec.load_runner() if spec and spec.result == "notice" else None
     result: dict[str, Any] = {}
     # An image job whose result exists was finished by an attempt that died before marking it done. Notice
     # tasks are idempotent themselves (a selfie is recorded once, a training resumes from its checkpoint).
@@ -268,10 +256,8 @@ def fail_timed_out(job_id: str) -> None:
 def _run_pipeline(
     ctx: WorkerContext, job: JobView, rkey: str, mkey: str, progress: ProgressReporter
 ) -> dict[str, Any]:
-    from jobs.identity_jobs import job_identity
-
     runner = ctx.pipeline(job.kind)
-    user_identity = job_identity(ctx, job)
+    user_identity = job_identity(ctx.store, ctx.blobs, ctx.settings.models, job)
     _check_no_foreign_identity(runner, user_identity)
     if user_identity is not None:
         log.info(

@@ -12,7 +12,7 @@ from celery.exceptions import TimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
 from core.config import Settings
-from core.service import QUEUE_OF_KIND
+from core.kinds import KINDS
 from core.store import AttemptAction
 from jobs import runtime
 from jobs.celery_app import hard_time_limit, soft_time_limit, task_name
@@ -46,14 +46,14 @@ def _run(task: Task, job_id: str) -> None:
 
 def register_tasks(app: Celery, settings: Settings) -> None:
     """Register one task per job kind ("atelier.<kind>") with the time limits of its queue."""
-    for kind, queue in QUEUE_OF_KIND.items():
-        hard = hard_time_limit(settings.worker, queue)
+    for name, kind in KINDS.items():
+        hard = hard_time_limit(settings.worker, kind.queue)
 
         def run_job(self: Task, job_id: str) -> None:
             _run(self, job_id)
 
         app.task(
-            name=task_name(kind),
+            name=task_name(name),
             bind=True,
             base=JobTask,
             time_limit=hard,

@@ -9,11 +9,11 @@ import structlog
 from celery import signals
 
 from core.config import Settings
-from core.service import QUEUE_OF_KIND
+from core.kinds import QUEUES, queue_of
 from core.store import migrate
 from jobs import runtime
 from jobs.broker import ensure_redis
-from jobs.celery_app import QUEUES, check_time_limits, create_app
+from jobs.celery_app import check_time_limits, create_app
 from jobs.queue import CeleryJobQueue
 from jobs.reaper import install_reaper
 from jobs.tasks import register_tasks
@@ -68,7 +68,7 @@ def warn_about_face_prior(settings: Settings, queues: list[str]) -> None:
     from core.backends.offline.face_prior import LICENCE, licence_notice
 
     notice = licence_notice(settings.models)
-    if notice is None or QUEUE_OF_KIND["unmask"] not in queues:
+    if notice is None or queue_of("unmask") not in queues:
         return
     structlog.get_logger(__name__).warning(
         "face_prior_enabled",

@@ -23,12 +23,14 @@ from rich.console import Console
 from bots.chat import ConsoleFrontEnd
 from bots.console import ButtonBoard, ConsoleResultSender
 from core import identity
+from core.blobs import extra_result_key, result_key
 from core.buttons import CHOSEN
 from core.commands import Reply
 from core.config import Settings
 from core.delivery import Deliverer
+from core.kinds import KINDS
 from core.ports import ChatRef, JobState, JobView
-from core.service import EXTRA_RESULTS, Studio, bootstrap, extra_result_key, result_key
+from core.service import Studio, bootstrap
 from core.store import SelfieView
 
 
@@ -111,7 +113,7 @@ class Conversation:
         store = self.studio.store
         store.start_attempt(job_id, self.settings.worker.max_attempts, owner="test-worker")
         self.studio.blobs.put(result_key(job_id), png_bytes())
-        for name in EXTRA_RESULTS.get(self.studio.job(job_id).kind, ()):  # the /suit print sheet
+        for name in KINDS[self.studio.job(job_id).kind].extra_results:  # the /suit print sheet
             self.studio.blobs.put(extra_result_key(job_id, name), png_bytes())
         assert store.mark_done(job_id, result_key(job_id), None)
         start = len(self.out.getvalue())

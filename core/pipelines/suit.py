@@ -25,7 +25,7 @@ from core.backends.base import (
     PortraitParser,
     SuitRequest,
 )
-from core.config import ModelSettings
+from core.config import ModelSettings, Settings
 from core.errors import UserError
 from core.idphoto import body
 from core.idphoto.catalog import SuitOptions
@@ -298,3 +298,8 @@ def build_suit_pipeline(models: ModelSettings) -> SuitPipeline:
         painter=registry.build("clothes_painter", models),
         params=SuitParams.from_models(models),
     )
+
+
+def build_job_runner(settings: Settings) -> SuitPipeline:
+    """What a worker runs /suit jobs with (``core.kinds``)."""
+    return build_suit_pipeline(settings.models)

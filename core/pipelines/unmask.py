@@ -27,7 +27,7 @@ from core.backends.base import (
     MaskSegmenter,
     Upscaler,
 )
-from core.config import ModelSettings
+from core.config import ModelSettings, Settings
 from core.errors import UserError
 from core.pipelines.jobio import JobInputs, JobOutputs, loaded_identities, unload_identities
 from core.pipelines.progress import ProgressCallback, StageTracker
@@ -325,3 +325,8 @@ def build_unmask_pipeline(models: ModelSettings, candidates: int = 1) -> UnmaskP
         params=UnmaskParams.from_models(models, candidates),
         embedder=registry.shared("face_embedder", models),
     )
+
+
+def build_job_runner(settings: Settings) -> UnmaskPipeline:
+    """What a worker runs /unmask jobs with (``core.kinds``)."""
+    return build_unmask_pipeline(settings.models, settings.train.candidates)

@@ -11,9 +11,9 @@ import pytest
 from fabric_harness import Fabric, WorkerProcess, wait_until
 from fabric_worker import BUGGY, FAST, POISON, REFUSED, STUCK
 
+from core.blobs import mask_key, result_key
 from core.messages import t
 from core.ports import JobState
-from core.service import mask_key, result_key
 from jobs.celery_app import restore_interval_s
 from jobs.reaper import REAP_INTERVAL_S
 

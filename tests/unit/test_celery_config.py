@@ -9,7 +9,7 @@ from celery import Celery
 
 from core.config import Settings, WorkerSettings
 from core.events import default_channel, redis_db
-from core.service import QUEUE_OF_KIND
+from core.kinds import KINDS
 from jobs.broker import BrokerMisconfigured, kombu_url, redis_url, socket_path_for
 from jobs.celery_app import check_time_limits, create_app, soft_time_limit
 from jobs.tasks import register_tasks
@@ -38,9 +38,10 @@ def test_tasks_get_their_queues_time_limits(tmp_path: Path) -> None:
     app = create_app(settings)
     register_tasks(app, settings)
     limits = {"gpu": 200, "cpu": 60, "train": 3000}
-    for kind, queue in QUEUE_OF_KIND.items():  # every kind a front end can enqueue has its task
-        task = app.tasks[f"atelier.{kind}"]
-        assert task.time_limit == limits[queue] and task.soft_time_limit == soft_time_limit(limits[queue])
+    for name, kind in KINDS.items():  # every kind a front end can enqueue has its task
+        task = app.tasks[f"atelier.{name}"]
+        hard = limits[kind.queue]
+        assert task.time_limit == hard and task.soft_time_limit == soft_time_limit(hard)
         assert task.acks_late and task.reject_on_worker_lost
     assert {"atelier.unmask", "atelier.suit", "atelier.selfie", "atelier.train"} <= set(app.tasks)
     assert conf_route(app, "atelier.train") == "train" and conf_route(app, "atelier.selfie") == "cpu"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.blobs import input_key, result_key
 from core.messages import t
 from core.ports import JobState
-from core.service import input_key, result_key
 from tests.conversation import Conversation, jpeg
 
 
