@@ -14,7 +14,7 @@ import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from core import buttons, commands
 from core.commands import SILENT, Command, Reply, Upload
@@ -22,13 +22,11 @@ from core.config import Settings
 from core.errors import UserError
 from core.idphoto.catalog import SuitOptions, parse_suit_options
 from core.intake import check_declared_size
+from core.jobdesk import JobDesk, Submitted
 from core.messages import MESSAGES, t
 from core.ports import ChatRef, JobView
 from core.status import settings_text, status_text
-from core.training import TrainingState
-
-if TYPE_CHECKING:
-    from core.service import Studio, Submitted
+from core.training import IdentityDesk, TrainingState
 
 T = TypeVar("T")
 UNMASK, SUIT = "/unmask", "/suit"
@@ -46,9 +44,12 @@ def looks_like_image(content_type: str | None, filename: str | None) -> bool:
 
 
 class FrontDesk:
-    """Mixed into ``core.service.Studio``."""
+    """Routes each chat command and button press to the job desk or the identity desk."""
 
-    settings: Settings
+    def __init__(self, jobs: JobDesk, identities: IdentityDesk) -> None:
+        self.jobs = jobs
+        self.identities = identities
+        self.settings: Settings = jobs.settings
 
     async def handle(self, command: Command) -> Reply:
         handler = _HANDLERS[type(command)]
@@ -58,10 +59,6 @@ class FrontDesk:
             return Reply(error.render(command.chat.lang), error=True)
 
     # --- helpers ---------------------------------------------------------------------------------------
-    @property
-    def _studio(self) -> Studio:
-        return self  # type: ignore[return-value]
-
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
@@ -76,7 +73,7 @@ class FrontDesk:
     async def _queued(self, submitted: Submitted, chat: ChatRef, key: str = "job.queued") -> Reply:
         if submitted.duplicate:  # the platform delivered this update before: the first copy answered
             return SILENT
-        job = await self._call(self._studio.job, submitted.job_id)
+        job = await self._call(self.jobs.job, submitted.job_id)
         return Reply(
             t(key, chat.lang, position=submitted.position),
             buttons=buttons.job_buttons(job),
@@ -105,24 +102,24 @@ class FrontDesk:
         return Reply(t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang))
 
     async def _unmask(self, command: commands.Unmask) -> Reply:
-        chat, studio = command.chat, self._studio
+        chat = command.chat
         if command.photo is None:
-            await self._call(studio.expect_photo, chat, UNMASK)
+            await self._call(self.jobs.expect_photo, chat, UNMASK)
             return Reply(t("unmask.send_photo", chat.lang, minutes=self._pending_minutes()))
         return await self._submit_unmask(chat, command.photo, command.key)
 
     async def _submit_unmask(self, chat: ChatRef, photo: Upload, key: str | None) -> Reply:
         data = await self.fetch(photo)
         submitted = await self._call(
-            self._studio.submit_unmask, chat, data, update_key=key, reply_to_message_id=photo.message_id
+            self.jobs.submit_unmask, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )
         return await self._queued(submitted, chat)
 
     async def _suit(self, command: commands.Suit) -> Reply:
-        chat, studio = command.chat, self._studio
+        chat = command.chat
         options = parse_suit_options(list(command.words))
         if command.photo is None:
-            await self._call(studio.expect_photo, chat, SUIT, options.as_params())
+            await self._call(self.jobs.expect_photo, chat, SUIT, options.as_params())
             return self._suit_prompt(options, chat)
         return await self._submit_suit(chat, command.photo, options, command.exemplar, command.key)
 
@@ -132,7 +129,7 @@ class FrontDesk:
         data = await self.fetch(photo)
         example = None if exemplar is None else await self.fetch(exemplar)
         submitted = await self._call(
-            self._studio.submit_suit,
+            self.jobs.submit_suit,
             chat,
             data,
             options,
@@ -149,11 +146,11 @@ class FrontDesk:
         return Reply(text, buttons=buttons.suit_buttons(options, chat.user_id, chat.lang), replace=replace)
 
     async def _photo(self, command: commands.Photo) -> Reply:
-        chat, studio = command.chat, self._studio
-        if await self._call(studio.collecting_selfies, chat):
+        chat = command.chat
+        if await self._call(self.identities.collecting_selfies, chat):
             await self._selfie(chat, command.photo, command.key)
             return SILENT  # one verdict per photo follows; an album would flood the chat with "received"
-        pending = await self._call(studio.take_expected, chat)
+        pending = await self._call(self.jobs.take_expected, chat)
         if pending is not None and pending.command == UNMASK:
             return await self._submit_unmask(chat, command.photo, command.key)
         if pending is not None and pending.command == SUIT:
@@ -166,13 +163,13 @@ class FrontDesk:
     async def _selfie(self, chat: ChatRef, photo: Upload, key: str | None) -> str:
         data = await self.fetch(photo)
         submitted = await self._call(
-            self._studio.submit_selfie, chat, data, update_key=key, reply_to_message_id=photo.message_id
+            self.identities.submit_selfie, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )
         return submitted.job_id
 
     async def _train(self, command: commands.Train) -> Reply:
-        chat, studio = command.chat, self._studio
-        state = await self._call(studio.begin_training, chat)
+        chat = command.chat
+        state = await self._call(self.identities.begin_training, chat)
         if not state.consented:  # nothing the user sent is stored before they agree
             return Reply(
                 t("train.consent", chat.lang), buttons=buttons.consent_buttons(chat.user_id, chat.lang)
@@ -192,24 +189,24 @@ class FrontDesk:
 
     async def _done(self, command: commands.Done) -> Reply:
         chat = command.chat
-        submitted = await self._call(self._studio.start_training, chat, update_key=command.key)
+        submitted = await self._call(self.identities.start_training, chat, update_key=command.key)
         return await self._queued(submitted, chat, "train.queued")
 
     async def _status(self, command: commands.Status) -> Reply:
-        chat, studio = command.chat, self._studio
-        state = await self._call(studio.training_state, chat)
-        jobs = await self._call(studio.active_jobs, chat)
-        positions = {job.id: await self._call(studio.position, job.id) for job in jobs}
+        chat = command.chat
+        state = await self._call(self.identities.training_state, chat)
+        jobs = await self._call(self.jobs.active_jobs, chat)
+        positions = {job.id: await self._call(self.jobs.position, job.id) for job in jobs}
         return Reply(status_text(jobs, positions, state, self.settings.train, chat.lang))
 
     async def _cancel(self, command: commands.Cancel) -> Reply:
         lang = command.chat.lang
-        cancelled = await self._call(self._studio.cancel_active, command.chat)
+        cancelled = await self._call(self.jobs.cancel_active, command.chat)
         return Reply(t("cancel.done", lang, count=len(cancelled)) if cancelled else t("cancel.nothing", lang))
 
     async def _settings(self, command: commands.Settings) -> Reply:
         chat = command.chat
-        prefs = await self._call(self._studio.preferences, chat)
+        prefs = await self._call(self.identities.preferences, chat)
         return Reply(
             settings_text(prefs, chat.lang),
             buttons=buttons.settings_buttons(prefs, chat.user_id, chat.lang),
@@ -232,14 +229,14 @@ class FrontDesk:
     # --- buttons ---------------------------------------------------------------------------------------
     async def _press_suit(self, chat: ChatRef, choice: tuple[str, ...], key: str | None) -> Reply:
         change = buttons.suit_change(*choice) if len(choice) == 2 else {}
-        params = await self._call(self._studio.change_expected, chat, SUIT, change) if change else None
+        params = await self._call(self.jobs.change_expected, chat, SUIT, change) if change else None
         if params is None:
             raise UserError("suit.expired")
         return self._suit_prompt(SuitOptions.from_params(params), chat, replace=True)
 
     async def _press_train(self, chat: ChatRef, choice: tuple[str, ...], key: str | None) -> Reply:
         if choice == ("agree",):
-            state = await self._call(self._studio.accept_consent, chat)
+            state = await self._call(self.identities.accept_consent, chat)
             return dataclasses.replace(self._send_selfies(state, chat), replace=True)
         if choice == ("done",):
             return await self._done(commands.Done(chat=chat, key=key))
@@ -249,7 +246,7 @@ class FrontDesk:
         if len(choice) != 2:
             raise UserError("button.not_yours")
         name, value = choice
-        prefs = await self._call(self._studio.set_preference, chat, name, value == "on")
+        prefs = await self._call(self.identities.set_preference, chat, name, value == "on")
         return Reply(
             settings_text(prefs, chat.lang),
             buttons=buttons.settings_buttons(prefs, chat.user_id, chat.lang),
@@ -260,7 +257,7 @@ class FrontDesk:
         lang = chat.lang
         if choice != ("yes",):
             return Reply(t("forget.kept", lang), replace=True)
-        report = await self._call(self._studio.forget, chat)
+        report = await self._call(self.identities.forget, chat)
         text = t(
             "forget.done",
             lang,
@@ -276,13 +273,12 @@ class FrontDesk:
         if len(choice) != 2:
             raise UserError("button.not_yours")
         action, job_id = choice
-        studio = self._studio
-        job: JobView = await self._call(studio.own_job, chat, job_id)
+        job: JobView = await self._call(self.jobs.own_job, chat, job_id)
         if action == "retry":
-            return await self._queued(await self._call(studio.retry, chat, job.id, update_key=key), chat)
-        if not await self._call(studio.cancel, job.id):
+            return await self._queued(await self._call(self.jobs.retry, chat, job.id, update_key=key), chat)
+        if not await self._call(self.jobs.cancel, job.id):
             raise UserError("job.already_finished")
-        await self._call(studio.discard_queued, [job.id])
+        await self._call(self.jobs.discard_queued, [job.id])
         return Reply(t("job.cancelled", chat.lang), replace=True)
 
 

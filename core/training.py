@@ -15,16 +15,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from core import identity
 from core.config import Settings
 from core.errors import UserError
-from core.ports import BlobStore, ChatRef, JobQueue, JobState, JobView
+from core.jobdesk import JobDesk, Submitted
+from core.kinds import queue_of
+from core.ports import BlobStore, ChatRef, JobState, JobView
 from core.store import IdentityModelView, JobStore, NewJob, UserPrefs
-
-if TYPE_CHECKING:
-    from core.service import Submitted
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +53,14 @@ class ForgetReport:
 
 
 class IdentityDesk:
-    """Mixed into ``core.service.Studio``."""
+    """Consent, the selfie upload session, training, preferences and forgetting a user; jobs go through the
+    job desk."""
 
-    settings: Settings
-    store: JobStore
-    blobs: BlobStore
-    queue: JobQueue
-
-    if TYPE_CHECKING:  # provided by Studio
-
-        def _seen(self, update_key: str | None) -> Submitted | None: ...
-        def _queue_job(self, job: NewJob) -> Submitted: ...
-        def _submit(
-            self,
-            kind: str,
-            chat: ChatRef,
-            image_bytes: bytes,
-            options: dict[str, Any],
-            extra_images: dict[str, bytes],
-            update_key: str | None,
-            reply_to_message_id: str | None,
-        ) -> Submitted: ...
-        def cancel(self, job_id: str) -> bool: ...
-        def blob_keys(self, job: JobView) -> list[str]: ...
+    def __init__(self, jobs: JobDesk) -> None:
+        self.jobs = jobs
+        self.settings: Settings = jobs.settings
+        self.store: JobStore = jobs.store
+        self.blobs: BlobStore = jobs.blobs
 
     # --- the upload session -------------------------------------------------------------------------------
     def training_state(self, chat: ChatRef) -> TrainingState:
@@ -128,7 +111,7 @@ class IdentityDesk:
         reply_to_message_id: str | None = None,
     ) -> Submitted:
         """One training selfie: checked on a worker, the verdict delivered as the job's result."""
-        seen = self._seen(update_key)
+        seen = self.jobs.seen(update_key)
         if seen is not None:
             return seen
         if not self.store.has_consent(chat.platform, chat.user_id, CONSENT_VERSION):
@@ -138,14 +121,14 @@ class IdentityDesk:
         if state.selfies + state.checking >= limit:
             raise UserError("train.too_many", max=limit)
         self._open_session(chat)  # each photo keeps the session open
-        return self._submit("selfie", chat, image_bytes, {}, {}, update_key, reply_to_message_id)
+        return self.jobs.submit("selfie", chat, image_bytes, {}, {}, update_key, reply_to_message_id)
 
     def start_training(
         self, chat: ChatRef, *, update_key: str | None = None, reply_to_message_id: str | None = None
     ) -> Submitted:
         """``/done``: queue the training on the accepted selfies. At most one training per user and
         ``max_active`` in all."""
-        seen = self._seen(update_key)
+        seen = self.jobs.seen(update_key)
         if seen is not None:
             return seen
         state = self.training_state(chat)
@@ -162,11 +145,11 @@ class IdentityDesk:
             raise UserError("train.busy")
         selfies = [selfie.id for selfie in self.store.selfies(chat.platform, chat.user_id)]
         job_id = uuid.uuid4().hex
-        submitted = self._queue_job(
+        submitted = self.jobs.queue_job(
             NewJob(
                 id=job_id,
                 kind="train",
-                queue="train",
+                queue=queue_of("train"),
                 chat=chat,
                 input_key="",
                 params={
@@ -197,23 +180,17 @@ class IdentityDesk:
         return self.preferences(chat)
 
     # --- cancelling and forgetting -----------------------------------------------------------------------
-    def cancel_active(self, chat: ChatRef) -> list[JobView]:
-        """Cancel every queued or running job of this user; the ones that were cancelled."""
-        cancelled = [
-            job for job in self.store.jobs_for_user(chat.platform, chat.user_id) if self.cancel(job.id)
-        ]
-        self.discard_queued([job.id for job in cancelled])
-        return cancelled
-
     def forget(self, chat: ChatRef) -> ForgetReport:
         """Delete everything stored about this user: jobs (cancelled first, so workers stop) with their
         photos and results, selfies, identity models, checkpoints, consent records, settings, and the
         broker messages of their queued jobs."""
-        cancelled = self.cancel_active(chat)
+        cancelled = self.jobs.cancel_active(chat)
         rows = self.store.forget_user(chat.platform, chat.user_id)
-        self.discard_queued([job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)])
+        self.jobs.discard_queued(
+            [job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)]
+        )
         slug = identity.owner_slug(chat.platform, chat.user_id)
-        keys = {key for job in rows.jobs for key in self.blob_keys(job)}
+        keys = {key for job in rows.jobs for key in self.jobs.blob_keys(job)}
         keys |= {key for s in rows.selfies for key in (s.aligned_key, s.raw_key) if key}
         present = [key for key in keys if self.blobs.exists(key)]
         for key in present:
@@ -233,12 +210,3 @@ class IdentityDesk:
             files=files,
             cancelled=len(cancelled),
         )
-
-    def discard_queued(self, job_ids: list[str]) -> None:
-        discard = getattr(self.queue, "discard", None)
-        if discard is None or not job_ids:
-            return
-        try:
-            discard(job_ids)
-        except Exception:  # the jobs are cancelled in the database: a worker that gets one skips it
-            log.warning("could not remove %d cancelled job(s) from the broker", len(job_ids), exc_info=True)

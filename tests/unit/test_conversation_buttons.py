@@ -122,10 +122,10 @@ def test_settings_buttons_toggle_a_preference(chat: Conversation) -> None:
     assert "[1] Use my model: on\n[2] Keep my selfies: off\n" in said
     said = chat.press("Use my model: on")
     assert "Use my model in /unmask and /suit: off" in said and chat.replies[0].replace
-    prefs = chat.studio.preferences(chat.chat)
+    prefs = chat.studio.identities.preferences(chat.chat)
     assert (prefs.use_identity, prefs.keep_selfies) == (False, False)
     chat.press("Keep my selfies: off")
-    assert chat.studio.preferences(chat.chat).keep_selfies
+    assert chat.studio.identities.preferences(chat.chat).keep_selfies
 
 
 def test_forget_with_the_confirm_button_deletes_my_jobs_and_files(chat: Conversation, photo: Path) -> None:

@@ -39,7 +39,7 @@ def test_i_agree_records_consent_and_opens_the_upload(chat: Conversation) -> Non
     chat.say("/train")
     said = chat.press("I agree")
     assert said == t("train.send_selfies", min=3, max=6, count=0) + "\n"
-    assert consented(chat) and chat.studio.collecting_selfies(chat.chat)
+    assert consented(chat) and chat.studio.identities.collecting_selfies(chat.chat)
 
 
 def test_no_thanks_records_nothing(chat: Conversation) -> None:
@@ -104,7 +104,7 @@ def test_done_with_enough_selfies_queues_the_training(chat: Conversation) -> Non
     assert said == f"{job.id[:8]} {t('train.queued', position=1)}\n[3] Cancel\n"
     assert chat.queue.enqueued == [(job.id, "train", "train")]
     assert job.params["options"]["selfies"] == ["operators0", "operators1", "operators2"]
-    assert not chat.studio.collecting_selfies(chat.chat)  # the upload is over
+    assert not chat.studio.identities.collecting_selfies(chat.chat)  # the upload is over
 
 
 def test_status_shows_the_active_jobs_and_the_model(chat: Conversation, tmp_path: Path) -> None:

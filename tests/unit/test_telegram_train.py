@@ -51,10 +51,10 @@ def test_train_asks_for_consent_and_stores_nothing_before_it(
 
     # Another user's tap does nothing; "No, thanks" stores nothing.
     run(studio, settings, api.button_press(prompt.message, choices["I agree"], user_id=CHAT + 1))
-    assert not studio.training_state(ME).consented
+    assert not studio.identities.training_state(ME).consented
     run(studio, settings, api.button_press(prompt.message, choices["No, thanks"]))
     assert api.sent_to(CHAT, "editMessageText")[-1].text.startswith("OK, nothing was stored.")
-    assert not studio.training_state(ME).consented
+    assert not studio.identities.training_state(ME).consented
 
 
 def test_after_consent_photos_are_selfies_even_across_a_restart(
@@ -100,9 +100,9 @@ def test_settings_toggle_with_buttons_for_their_owner_only(
     assert "Use my model in /unmask and /suit: on" in prompt.text
     toggle = buttons(prompt.message)["Use my model: on"]
     run(studio, settings, api.button_press(prompt.message, toggle, user_id=CHAT + 1))
-    assert studio.preferences(ME).use_identity
+    assert studio.identities.preferences(ME).use_identity
     run(studio, settings, api.button_press(prompt.message, toggle))
-    assert not studio.preferences(ME).use_identity
+    assert not studio.identities.preferences(ME).use_identity
     assert "Use my model: off" in buttons(api.sent_to(CHAT, "editMessageText")[-1].message)
 
 
@@ -119,4 +119,4 @@ def test_forget_asks_then_says_what_it_deleted(api: FakeBotAPI, settings: Settin
     done = api.sent_to(CHAT, "editMessageText")[-1].text
     assert done.startswith("Deleted: 2 selfie(s), 0 model(s), 0 job(s)")
     assert studio.store.selfie_count("telegram", str(CHAT)) == 0
-    assert not studio.training_state(ME).consented
+    assert not studio.identities.training_state(ME).consented

@@ -96,18 +96,18 @@ def finish_checks(studio: Studio, chat: ChatRef) -> None:
 
 def test_no_selfie_is_stored_before_consent(studio: Studio, queue: RecordingQueue) -> None:
     with pytest.raises(UserError) as refused:
-        studio.submit_selfie(ALICE, photo())
+        studio.identities.submit_selfie(ALICE, photo())
     assert refused.value.key == "train.consent_required"
     assert queue.enqueued == [] and studio.active_jobs(ALICE) == []
     assert studio.blobs.keys("inputs/") == []
-    state = studio.begin_training(ALICE)
+    state = studio.identities.begin_training(ALICE)
     assert not state.consented and not state.collecting  # /train alone only shows the consent text
 
 
 def test_consent_opens_an_upload_session_that_survives_a_restart(
     tmp_path: Path, studio: Studio, queue: RecordingQueue
 ) -> None:
-    state = studio.accept_consent(ALICE)
+    state = studio.identities.accept_consent(ALICE)
     assert state.consented and state.collecting and state.selfies == 0
     with studio.store.engine.connect() as conn:
         table = MetaData()
@@ -116,77 +116,80 @@ def test_consent_opens_an_upload_session_that_survives_a_restart(
     assert (row.platform, row.user_id, row.text_version) == ("telegram", "1001", CONSENT_VERSION)
 
     restarted = bootstrap(settings_for(tmp_path), queue=queue)  # the bot process came back
-    assert restarted.collecting_selfies(ALICE) and not restarted.collecting_selfies(BOB)
-    submitted = restarted.submit_selfie(ALICE, photo(), update_key="tg:7")
+    assert restarted.identities.collecting_selfies(ALICE) and not restarted.identities.collecting_selfies(BOB)
+    submitted = restarted.identities.submit_selfie(ALICE, photo(), update_key="tg:7")
     assert queue.enqueued == [(submitted.job_id, "cpu", "selfie")]
-    assert restarted.submit_selfie(ALICE, photo(), update_key="tg:7").duplicate
+    assert restarted.identities.submit_selfie(ALICE, photo(), update_key="tg:7").duplicate
     restarted.store.close()
 
 
 def test_selfies_stop_at_the_maximum(studio: Studio) -> None:
-    studio.accept_consent(ALICE)
+    studio.identities.accept_consent(ALICE)
     accept_selfies(studio, ALICE, 3)
-    studio.submit_selfie(ALICE, photo())  # the 4th is being checked
+    studio.identities.submit_selfie(ALICE, photo())  # the 4th is being checked
     with pytest.raises(UserError) as refused:
-        studio.submit_selfie(ALICE, photo())
+        studio.identities.submit_selfie(ALICE, photo())
     assert refused.value.key == "train.too_many" and refused.value.params == {"max": 4}
 
 
 def test_done_queues_one_training_on_the_train_queue(studio: Studio, queue: RecordingQueue) -> None:
-    studio.accept_consent(ALICE)
+    studio.identities.accept_consent(ALICE)
     accept_selfies(studio, ALICE, 2)
     with pytest.raises(UserError) as refused:
-        studio.start_training(ALICE)
+        studio.identities.start_training(ALICE)
     assert refused.value.key == "train.need_more" and refused.value.params == {"have": 2, "need": 3}
 
-    studio.submit_selfie(ALICE, photo())
+    studio.identities.submit_selfie(ALICE, photo())
     with pytest.raises(UserError) as refused:
-        studio.start_training(ALICE)
+        studio.identities.start_training(ALICE)
     assert refused.value.key == "train.still_checking"
     finish_checks(studio, ALICE)
     ids = accept_selfies(studio, ALICE, 1, first=2)
 
-    submitted = studio.start_training(ALICE, update_key="tg:9")
+    submitted = studio.identities.start_training(ALICE, update_key="tg:9")
     job = studio.job(submitted.job_id)
     assert (job.kind, job.queue, job.state) == ("train", "train", JobState.QUEUED)
     assert queue.enqueued[-1] == (job.id, "train", "train")
     assert set(ids) <= set(job.params["options"]["selfies"]) and job.params["options"]["steps"] == 800
-    assert not studio.collecting_selfies(ALICE)  # the session is over
-    assert studio.start_training(ALICE, update_key="tg:9").duplicate
+    assert not studio.identities.collecting_selfies(ALICE)  # the session is over
+    assert studio.identities.start_training(ALICE, update_key="tg:9").duplicate
     with pytest.raises(UserError) as refused:
-        studio.begin_training(ALICE)
+        studio.identities.begin_training(ALICE)
     assert refused.value.key == "train.already_training"
     with pytest.raises(UserError) as refused:
-        studio.start_training(ALICE)
+        studio.identities.start_training(ALICE)
     assert refused.value.key == "train.already_training"
 
 
 def test_trainings_are_capped_across_users(studio: Studio) -> None:
     for index in range(3):
         chat = ChatRef("telegram", f"90{index}", f"90{index}")
-        studio.accept_consent(chat)
+        studio.identities.accept_consent(chat)
         accept_selfies(studio, chat, 3)
         if index < 2:
-            studio.start_training(chat)
+            studio.identities.start_training(chat)
         else:
             with pytest.raises(UserError) as refused:
-                studio.start_training(chat)
+                studio.identities.start_training(chat)
             assert refused.value.key == "train.busy"
 
 
 def test_preferences_are_per_user(studio: Studio) -> None:
-    assert studio.preferences(ALICE).use_identity and not studio.preferences(ALICE).keep_selfies
-    assert not studio.set_preference(ALICE, "use_identity", False).use_identity
-    assert studio.preferences(BOB).use_identity
+    assert (
+        studio.identities.preferences(ALICE).use_identity
+        and not studio.identities.preferences(ALICE).keep_selfies
+    )
+    assert not studio.identities.set_preference(ALICE, "use_identity", False).use_identity
+    assert studio.identities.preferences(BOB).use_identity
     with pytest.raises(UserError):
-        studio.set_preference(ALICE, "admin", True)
+        studio.identities.set_preference(ALICE, "admin", True)
 
 
 def test_cancel_stops_the_users_own_jobs(studio: Studio, queue: RecordingQueue) -> None:
-    studio.accept_consent(ALICE)
-    mine = studio.submit_selfie(ALICE, photo()).job_id
-    studio.accept_consent(BOB)
-    theirs = studio.submit_selfie(BOB, photo()).job_id
+    studio.identities.accept_consent(ALICE)
+    mine = studio.identities.submit_selfie(ALICE, photo()).job_id
+    studio.identities.accept_consent(BOB)
+    theirs = studio.identities.submit_selfie(BOB, photo()).job_id
     assert [job.id for job in studio.cancel_active(ALICE)] == [mine]
     assert studio.job(mine).state is JobState.CANCELLED and studio.job(theirs).state is JobState.QUEUED
     assert queue.discarded == [mine]
@@ -197,12 +200,12 @@ def test_forget_leaves_nothing_of_the_user_and_everything_of_others(
     studio: Studio, queue: RecordingQueue
 ) -> None:
     for chat in (ALICE, BOB):
-        studio.accept_consent(chat)
+        studio.identities.accept_consent(chat)
         accept_selfies(studio, chat, 3)
         studio.submit_unmask(chat, photo())
-        studio.set_preference(chat, "keep_selfies", True)
+        studio.identities.set_preference(chat, "keep_selfies", True)
     slug = identity.owner_slug("telegram", ALICE.user_id)
-    training = studio.start_training(ALICE).job_id
+    training = studio.identities.start_training(ALICE).job_id
     studio.store.start_attempt(training, 3, owner="trainer")
     studio.blobs.put(identity.checkpoint_prefix(slug, training) + "step-100/lora.safetensors", b"ckpt")
     studio.blobs.put(identity.adapter_key(slug, "tiny-sd-inpaint"), b"adapter")
@@ -218,7 +221,7 @@ def test_forget_leaves_nothing_of_the_user_and_everything_of_others(
     bob_files = set(studio.blobs.keys("selfies/")) - set(studio.blobs.keys(identity.selfie_prefix(slug)))
     alice_jobs = [job.id for job in studio.active_jobs(ALICE)]
 
-    report = studio.forget(ALICE)
+    report = studio.identities.forget(ALICE)
 
     assert (report.selfies, report.models, report.jobs, report.cancelled) == (3, 1, 2, 2)
     assert training in queue.discarded
@@ -239,5 +242,5 @@ def test_forget_leaves_nothing_of_the_user_and_everything_of_others(
     assert not [key for key in every if slug in key or any(job in key for job in alice_jobs)]
     assert bob_files <= set(every)
     assert studio.store.selfie_count("telegram", BOB.user_id) == 3
-    assert not studio.training_state(ALICE).consented
-    assert studio.training_state(BOB).consented
+    assert not studio.identities.training_state(ALICE).consented
+    assert studio.identities.training_state(BOB).consented
