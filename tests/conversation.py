@@ -29,33 +29,10 @@ from core.commands import Reply
 from core.config import Settings
 from core.delivery import Deliverer
 from core.kinds import KINDS
-from core.ports import ChatRef, JobState, JobView
-from core.service import Studio, bootstrap
+from core.ports import ChatRef, JobView
+from core.service import bootstrap
 from core.store import SelfieView
-
-
-class MemoryQueue:
-    """The ``JobQueue`` port in memory: what was handed to the workers, and what was taken back."""
-
-    def __init__(self) -> None:
-        self.studio: Studio | None = None
-        self.enqueued: list[tuple[str, str, str]] = []
-        self.discarded: list[str] = []
-
-    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
-        # The job row (and its input, where it has one) exists before a worker can see the job.
-        assert self.studio is not None
-        job = self.studio.job(job_id)
-        assert job.state is JobState.QUEUED
-        assert not job.input_key or self.studio.blobs.exists(job.input_key)
-        self.enqueued.append((job_id, queue, kind))
-
-    def discard(self, job_ids: list[str]) -> int:
-        self.discarded += job_ids
-        return len(job_ids)
-
-    def kinds(self) -> list[str]:
-        return [kind for _, _, kind in self.enqueued]
+from tests.fakes import MemoryQueue
 
 
 def jpeg(path: Path, size: int = 256, color: tuple[int, int, int] = (190, 140, 120)) -> Path:

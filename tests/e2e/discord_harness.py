@@ -34,18 +34,6 @@ def make_settings(tmp_path: Path, api_url: str, **discord: Any) -> Settings:
     )
 
 
-class RecordingQueue:
-    """The ``JobQueue`` port for tests that need no worker; ``delay_s`` makes it a slow broker."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.jobs: list[tuple[str, str, str]] = []
-        self.delay_s = delay_s
-
-    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
-        time.sleep(self.delay_s)
-        self.jobs.append((job_id, queue, kind))
-
-
 class CallLog:
     """When each watched call started (monotonic, the fake server's clock too), from any thread."""
 

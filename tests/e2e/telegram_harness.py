@@ -27,16 +27,6 @@ def make_settings(tmp_path: Path, api_url: str, **telegram: Any) -> Settings:
     )
 
 
-class RecordingQueue:
-    """The ``JobQueue`` port for tests that need no worker: remembers what was enqueued."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, str, str]] = []
-
-    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
-        self.jobs.append((job_id, queue, kind))
-
-
 @asynccontextmanager
 async def initialized(settings: Settings, studio: Studio) -> AsyncIterator[Application]:
     """The bot's application, initialized (getMe) and with its command menu set, without polling."""

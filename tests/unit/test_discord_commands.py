@@ -15,10 +15,11 @@ from bots.discord.tree import option_names
 from core.commands import command_table
 from core.messages import t
 from core.service import bootstrap
-from tests.e2e.discord_harness import RecordingQueue, logged_in, make_settings, run
+from tests.e2e.discord_harness import logged_in, make_settings, run
 from tests.e2e.discord_shapes import APP_ID, GUILD_ID
 from tests.e2e.fake_discord_api import FakeDiscordAPI
 from tests.e2e.offline import refuse_network
+from tests.fakes import MemoryQueue
 
 ATTACHMENT, STRING = 11, 3
 
@@ -33,7 +34,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscordAPI]:
 def synced(api: FakeDiscordAPI, tmp_path: Path, **discord: Any) -> list[tuple[str, str]]:
     """Log in with these Discord settings; returns the (method, path) of every command sync."""
     settings = make_settings(tmp_path, api.api_url, **discord)
-    studio = bootstrap(settings, queue=RecordingQueue())
+    studio = bootstrap(settings, queue=MemoryQueue())
 
     async def scenario() -> None:
         async with logged_in(settings, studio):

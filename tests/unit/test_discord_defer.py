@@ -16,7 +16,6 @@ from tests.e2e.discord_harness import (
     CHANNEL,
     USER,
     CallLog,
-    RecordingQueue,
     callback,
     edits,
     feed,
@@ -31,6 +30,7 @@ from tests.e2e.discord_harness import (
 from tests.e2e.discord_shapes import GUILD_ID
 from tests.e2e.fake_discord_api import FakeDiscordAPI
 from tests.e2e.offline import refuse_network
+from tests.fakes import MemoryQueue
 
 
 @pytest.fixture
@@ -46,19 +46,19 @@ def settings(tmp_path: Path, api: FakeDiscordAPI) -> Settings:
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue() -> MemoryQueue:
+    return MemoryQueue()
 
 
 @pytest.fixture
-def studio(settings: Settings, queue: RecordingQueue) -> Iterator[Studio]:
+def studio(settings: Settings, queue: MemoryQueue) -> Iterator[Studio]:
     studio = bootstrap(settings, queue=queue)
     yield studio
     studio.store.close()
 
 
 def test_the_defer_reaches_discord_before_any_studio_call_or_download(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     calls = CallLog()
     watch_studio(studio, calls)
@@ -73,14 +73,14 @@ def test_the_defer_reaches_discord_before_any_studio_call_or_download(
     ((_, downloaded_at),) = api.downloads
     assert ack.at < calls.first() and ack.at < downloaded_at
     assert [name for name, _ in calls.calls][0] == "studio.handle"
-    assert len(queue.jobs) == 1
+    assert len(queue.enqueued) == 1
 
 
 @pytest.mark.parametrize("command", ["unmask", "status"])
 def test_the_defer_comes_first_even_when_the_database_and_the_broker_are_slow(
     api: FakeDiscordAPI, settings: Settings, tmp_path: Path, command: str
 ) -> None:
-    queue = RecordingQueue(delay_s=0.5)  # a broker that answers slowly
+    queue = MemoryQueue(delay_s=0.5)  # a broker that answers slowly
     studio = bootstrap(settings, queue=queue)
     calls = CallLog()
     watch_studio(studio, calls, delay_s=0.3)  # and a slow studio/database
@@ -104,7 +104,7 @@ def test_the_defer_comes_first_even_when_the_database_and_the_broker_are_slow(
 
 
 def test_an_interaction_discord_no_longer_takes_does_no_work(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     calls = CallLog()
     watch_studio(studio, calls)
@@ -117,4 +117,4 @@ def test_an_interaction_discord_no_longer_takes_does_no_work(
             await settle()
 
     run(scenario)
-    assert calls.calls == [] and api.downloads == [] and queue.jobs == []
+    assert calls.calls == [] and api.downloads == [] and queue.enqueued == []

@@ -20,7 +20,6 @@ from tests.e2e.discord_harness import (
     CHANNEL,
     OTHER_USER,
     USER,
-    RecordingQueue,
     assert_refused_privately,
     callback,
     edits,
@@ -35,6 +34,7 @@ from tests.e2e.discord_harness import (
 from tests.e2e.discord_shapes import GUILD_ID
 from tests.e2e.fake_discord_api import EPHEMERAL, FakeDiscordAPI
 from tests.e2e.offline import photo_bytes, refuse_network
+from tests.fakes import MemoryQueue
 
 DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE = 5, 6
 
@@ -52,12 +52,12 @@ def settings(tmp_path: Path, api: FakeDiscordAPI) -> Settings:
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue() -> MemoryQueue:
+    return MemoryQueue()
 
 
 @pytest.fixture
-def studio(settings: Settings, queue: RecordingQueue) -> Iterator[Studio]:
+def studio(settings: Settings, queue: MemoryQueue) -> Iterator[Studio]:
     studio = bootstrap(settings, queue=queue)
     yield studio
     studio.store.close()
@@ -65,7 +65,7 @@ def studio(settings: Settings, queue: RecordingQueue) -> Iterator[Studio]:
 
 @pytest.mark.parametrize("guild_id", [GUILD_ID, None], ids=["guild", "dm"])
 def test_unmask_is_deferred_then_queued_with_a_cancel_button_on_the_status_message(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue, guild_id: int | None
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue, guild_id: int | None
 ) -> None:
     payload = unmask_payload(api, guild_id=guild_id)
 
@@ -81,7 +81,7 @@ def test_unmask_is_deferred_then_queued_with_a_cancel_button_on_the_status_messa
     (edit,) = edits(api, payload)
     assert edit.path.endswith("/messages/@original")
     assert edit.content == t("job.queued", "en", position=1)
-    ((job_id, queue_name, kind),) = queue.jobs
+    ((job_id, queue_name, kind),) = queue.enqueued
     assert (queue_name, kind) == ("gpu", "unmask")
     assert edit.custom_ids == [f"job:{USER}:cancel:{job_id}"]
     job = studio.job(job_id)
@@ -92,7 +92,7 @@ def test_unmask_is_deferred_then_queued_with_a_cancel_button_on_the_status_messa
 
 
 def test_a_redelivered_interaction_makes_no_second_job(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     payload = unmask_payload(api)
     again = api.redeliver(payload)
@@ -103,12 +103,12 @@ def test_a_redelivered_interaction_makes_no_second_job(
             await handled(client, again)
 
     run(scenario)
-    assert len(queue.jobs) == 1
+    assert len(queue.enqueued) == 1
     assert [r.method for r in api.for_token(again["token"]) if not r.is_callback()] == ["DELETE"]
 
 
 def test_an_attachment_announced_over_the_interactions_limit_is_refused_without_downloading(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.add_file(photo_bytes(), declared_size=3 * 1024 * 1024)
     payload = api.slash(
@@ -126,11 +126,11 @@ def test_an_attachment_announced_over_the_interactions_limit_is_refused_without_
 
     run(scenario)
     assert_refused_privately(api, payload, t("intake.too_large", "en", size_mb=3, limit_mb=1))
-    assert api.downloads == [] and queue.jobs == []
+    assert api.downloads == [] and queue.enqueued == []
 
 
 def test_an_attachment_announced_over_our_own_cap_is_refused_without_downloading(
-    api: FakeDiscordAPI, tmp_path: Path, queue: RecordingQueue
+    api: FakeDiscordAPI, tmp_path: Path, queue: MemoryQueue
 ) -> None:
     settings = make_settings(tmp_path, api.api_url, max_download_bytes=100_000)
     studio = bootstrap(settings, queue=queue)
@@ -146,11 +146,11 @@ def test_an_attachment_announced_over_our_own_cap_is_refused_without_downloading
     finally:
         studio.store.close()
     assert_refused_privately(api, payload, "the limit is 0.1 MB")
-    assert api.downloads == [] and queue.jobs == []
+    assert api.downloads == [] and queue.enqueued == []
 
 
 def test_an_attachment_that_lies_about_its_size_is_cut_off_during_the_download(
-    api: FakeDiscordAPI, tmp_path: Path, queue: RecordingQueue
+    api: FakeDiscordAPI, tmp_path: Path, queue: MemoryQueue
 ) -> None:
     settings = make_settings(tmp_path, api.api_url, max_download_bytes=100_000)
     studio = bootstrap(settings, queue=queue)
@@ -168,7 +168,7 @@ def test_an_attachment_that_lies_about_its_size_is_cut_off_during_the_download(
         studio.store.close()
     assert len(api.downloads) == 1  # started, then abandoned at the cap
     assert_refused_privately(api, payload, "the limit is 0.1 MB")
-    assert queue.jobs == []
+    assert queue.enqueued == []
 
 
 def test_personal_commands_are_answered_privately_in_the_members_language(
@@ -187,7 +187,7 @@ def test_personal_commands_are_answered_privately_in_the_members_language(
 
 
 def test_a_suit_command_carries_its_choices_and_its_example(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     files = {"photo": api.add_file(photo_bytes()), "example": api.add_file(photo_bytes(color="navy"))}
     strings = {"style": "charcoal", "look": "no-tie", "background": "grey", "format": "us-2x2in"}
@@ -200,7 +200,7 @@ def test_a_suit_command_carries_its_choices_and_its_example(
             await handled(client, payload)
 
     run(scenario)
-    ((job_id, _, kind),) = queue.jobs
+    ((job_id, _, kind),) = queue.enqueued
     options = studio.job(job_id).params["options"]
     assert kind == "suit" and len(api.downloads) == 2
     assert (options["style"], options["tie"], options["background"], options["format"]) == (
@@ -213,7 +213,7 @@ def test_a_suit_command_carries_its_choices_and_its_example(
 
 
 def test_someone_elses_button_is_refused_privately_and_changes_nothing(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     payload = unmask_payload(api)
 
@@ -236,12 +236,12 @@ def test_someone_elses_button_is_refused_privately_and_changes_nothing(
             assert edit.path.endswith("/@original") and edit.content == t("job.cancelled", "en")
 
     run(scenario)
-    ((job_id, _, _),) = queue.jobs
+    ((job_id, _, _),) = queue.enqueued
     assert studio.job(job_id).state is JobState.CANCELLED
 
 
 def test_training_asks_consent_the_answer_edits_the_question_then_selfies_come_as_attachments(
-    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeDiscordAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     payload = api.slash("train", user_id=USER, channel_id=CHANNEL, guild_id=GUILD_ID)
 
@@ -262,7 +262,7 @@ def test_training_asks_consent_the_answer_edits_the_question_then_selfies_come_a
             assert checking.content == t("train.checking", "en", count=2)
             # Selfies are nobody else's business: the command and its verdicts stay with the member.
             assert callback(api, payload).flags & EPHEMERAL and callback(api, selfies).flags & EPHEMERAL
-            first = queue.jobs[0][0]
+            first = queue.enqueued[0][0]
             assert studio.store.start_attempt(first, 3, owner="w").action.name == "RUN"
             notice = {"notice": {"key": "train.selfie_ok", "params": {"count": 1, "min": 5, "max": 20}}}
             studio.store.mark_done(first, None, None, notice)
@@ -276,7 +276,7 @@ def test_training_asks_consent_the_answer_edits_the_question_then_selfies_come_a
             assert api.to_channel(CHANNEL) == []
 
     run(scenario)
-    assert [kind for _, _, kind in queue.jobs] == ["selfie", "selfie"]
+    assert [kind for _, _, kind in queue.enqueued] == ["selfie", "selfie"]
 
 
 def test_an_unexpected_failure_is_logged_with_an_id_and_the_member_gets_that_id_privately(

@@ -22,7 +22,6 @@ from core.service import Studio, bootstrap
 from tests.e2e.discord_harness import (
     CHANNEL,
     USER,
-    RecordingQueue,
     handled,
     logged_in,
     make_settings,
@@ -31,6 +30,7 @@ from tests.e2e.discord_harness import (
 from tests.e2e.discord_shapes import GUILD_ID
 from tests.e2e.fake_discord_api import TOKEN, FakeDiscordAPI, Request
 from tests.e2e.offline import photo_bytes, refuse_network
+from tests.fakes import MemoryQueue
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscordAPI]:
 
 
 def studio_for(tmp_path: Path, api: FakeDiscordAPI, **discord: Any) -> Studio:
-    return bootstrap(make_settings(tmp_path, api.api_url, **discord), queue=RecordingQueue())
+    return bootstrap(make_settings(tmp_path, api.api_url, **discord), queue=MemoryQueue())
 
 
 def png(width: int = 64, height: int = 48) -> bytes:

@@ -18,26 +18,9 @@ from core.idphoto.catalog import SuitOptions, parse_suit_options
 from core.ports import ChatRef, JobState
 from core.service import Studio, bootstrap
 from core.store import Pending
+from tests.fakes import MemoryQueue
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")
-
-
-class MemoryQueue:
-    def __init__(self, studio_ref: list[Studio], *, broken: bool = False) -> None:
-        self.studio_ref = studio_ref
-        self.broken = broken
-        self.enqueued: list[tuple[str, str, str]] = []
-        self.lock = threading.Lock()
-
-    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
-        # The job row and its input must exist before the job reaches a worker.
-        studio = self.studio_ref[0]
-        assert studio.job(job_id).state is JobState.QUEUED
-        assert studio.blobs.exists(input_key(job_id))
-        if self.broken:
-            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-        with self.lock:
-            self.enqueued.append((job_id, queue, kind))
 
 
 def photo(size: int = 128) -> bytes:
@@ -48,10 +31,9 @@ def photo(size: int = 128) -> bytes:
 
 @pytest.fixture
 def make_studio(tmp_path: Path) -> Iterator[tuple[Studio, MemoryQueue]]:
-    ref: list[Studio] = []
-    queue = MemoryQueue(ref)
+    queue = MemoryQueue()
     studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=queue)
-    ref.append(studio)
+    queue.studio = studio
     yield studio, queue
     studio.store.close()
 
@@ -138,9 +120,9 @@ def test_a_refused_photo_leaves_nothing_behind(make_studio: tuple[Studio, Memory
 
 
 def test_a_broker_outage_is_answered_busy_and_not_delivered_again(tmp_path: Path) -> None:
-    ref: list[Studio] = []
-    studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=MemoryQueue(ref, broken=True))
-    ref.append(studio)
+    queue = MemoryQueue(broken=True)
+    studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=queue)
+    queue.studio = studio
     try:
         with pytest.raises(UserError) as busy:
             studio.submit_unmask(CHAT, photo())

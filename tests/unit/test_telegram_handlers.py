@@ -18,11 +18,11 @@ from core.store import JobStore
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes, refuse_network
 from tests.e2e.telegram_harness import (
-    RecordingQueue,
     feed,
     initialized,
     make_settings,
 )
+from tests.fakes import MemoryQueue
 
 CHAT = 5550001
 
@@ -40,12 +40,12 @@ def settings(tmp_path: Path, api: FakeBotAPI) -> Settings:
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue() -> MemoryQueue:
+    return MemoryQueue()
 
 
 @pytest.fixture
-def studio(settings: Settings, queue: RecordingQueue) -> Iterator[Studio]:
+def studio(settings: Settings, queue: MemoryQueue) -> Iterator[Studio]:
     studio = bootstrap(settings, queue=queue)
     yield studio
     studio.store.close()
@@ -64,9 +64,9 @@ def replies(api: FakeBotAPI) -> list[str]:
     return [sent.text for sent in api.sent_to(CHAT, "sendMessage")]
 
 
-def only_job(store: JobStore, queue: RecordingQueue) -> str:
-    assert len(queue.jobs) == 1, queue.jobs
-    job_id, queue_name, kind = queue.jobs[0]
+def only_job(store: JobStore, queue: MemoryQueue) -> str:
+    assert len(queue.enqueued) == 1, queue.enqueued
+    job_id, queue_name, kind = queue.enqueued[0]
     assert (queue_name, kind) == ("gpu", "unmask")
     return job_id
 
@@ -111,7 +111,7 @@ def test_the_command_menu_is_set_in_english_and_korean(
 
 
 def test_a_photo_with_the_caption_is_queued_from_its_largest_size(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.photo_message(CHAT, photo_bytes(800, 600), caption="/unmask")
     run(studio, settings, api.update_of(photo))
@@ -127,7 +127,7 @@ def test_a_photo_with_the_caption_is_queued_from_its_largest_size(
 
 
 def test_unmask_as_a_reply_to_an_earlier_photo(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.photo_message(CHAT, photo_bytes())
     command = api.text_message(CHAT, "/unmask", reply_to=photo)
@@ -140,21 +140,21 @@ def test_unmask_as_a_reply_to_an_earlier_photo(
 
 
 def test_unmask_first_then_the_photo_even_across_a_restart(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     run(studio, settings, api.update_of(api.text_message(CHAT, "/unmask", lang="ko")))
-    assert queue.jobs == [] and replies(api) == ["이제 10분 안에 사진(사진 또는 파일)을 보내 주세요."]
+    assert queue.enqueued == [] and replies(api) == ["이제 10분 안에 사진(사진 또는 파일)을 보내 주세요."]
     # A new application (the bot restarted): the pending command lives in the database.
     run(studio, settings, api.update_of(api.photo_message(CHAT, photo_bytes(), lang="ko")))
     only_job(studio.store, queue)
     assert replies(api)[-1] == "대기열에 추가되었습니다 (1번째)."
     # The pending command was used up: the next bare photo is a question again.
     run(studio, settings, api.update_of(api.photo_message(CHAT, photo_bytes(), lang="ko")))
-    assert len(queue.jobs) == 1 and "무엇을" in replies(api)[-1]
+    assert len(queue.enqueued) == 1 and "무엇을" in replies(api)[-1]
 
 
 def test_photos_shared_in_a_group_without_a_command_are_left_alone(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.photo_message(CHAT, photo_bytes())
     photo["chat"] = {"id": -100123, "type": "supergroup", "title": "Friends"}
@@ -170,7 +170,7 @@ def test_an_image_sent_as_a_file(
     api: FakeBotAPI,
     settings: Settings,
     studio: Studio,
-    queue: RecordingQueue,
+    queue: MemoryQueue,
     file_name: str,
     mime_type: str | None,
 ) -> None:
@@ -183,36 +183,36 @@ def test_an_image_sent_as_a_file(
 
 
 def test_a_non_image_file_is_refused_before_download(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     pdf = api.document_message(CHAT, b"%PDF-1.7 ...", file_name="cv.pdf", mime_type="application/pdf")
     run(studio, settings, api.update_of(api.text_message(CHAT, "/unmask")), api.update_of(pdf))
     assert replies(api)[-1].startswith("This file is not a photo I can read.")
-    assert api.downloads == [] and queue.jobs == []
+    assert api.downloads == [] and queue.enqueued == []
 
 
 def test_a_file_that_only_claims_to_be_an_image_is_sniffed(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     fake = api.document_message(
         CHAT, b"MZ\x90\x00 not a picture", file_name="photo.jpg", mime_type="image/jpeg", caption="/unmask"
     )
     run(studio, settings, api.update_of(fake))
-    assert len(api.downloads) == 1 and queue.jobs == []
+    assert len(api.downloads) == 1 and queue.enqueued == []
     assert replies(api) == ["This file is not a photo I can read. Please send a JPEG, PNG or WebP image."]
 
 
 def test_b3_a_file_declared_over_the_limit_is_refused_before_any_download(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.photo_message(CHAT, photo_bytes(), caption="/unmask", declared_size=25 * 1024 * 1024)
     run(studio, settings, api.update_of(photo))
     assert replies(api) == ["This file is 25 MB; the limit is 20 MB. Please send a smaller photo."]
-    assert api.count_calls("getFile") == 0 and api.downloads == [] and queue.jobs == []
+    assert api.count_calls("getFile") == 0 and api.downloads == [] and queue.enqueued == []
 
 
 def test_b3_the_lower_of_the_telegram_and_intake_limits_applies_while_streaming(
-    tmp_path: Path, api: FakeBotAPI, queue: RecordingQueue
+    tmp_path: Path, api: FakeBotAPI, queue: MemoryQueue
 ) -> None:
     settings = make_settings(tmp_path, api.url, max_download_bytes=200_000)
     studio = bootstrap(settings, queue=queue)
@@ -221,12 +221,12 @@ def test_b3_the_lower_of_the_telegram_and_intake_limits_applies_while_streaming(
         CHAT, photo_bytes(400, 300, fmt="PNG", noise=True), caption="/unmask", declared_size=90_000
     )
     run(studio, settings, api.update_of(photo))
-    assert queue.jobs == [] and "the limit is 0.2 MB" in replies(api)[0]
+    assert queue.enqueued == [] and "the limit is 0.2 MB" in replies(api)[0]
     studio.store.close()
 
 
 def test_b1_the_same_update_twice_makes_one_job_and_one_reply(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     update = api.update_of(api.photo_message(CHAT, photo_bytes(), caption="/unmask"))
     run(studio, settings, update, update)

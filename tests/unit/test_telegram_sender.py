@@ -23,7 +23,8 @@ from core.ports import ChatRef, JobState, JobView
 from core.service import bootstrap
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes, refuse_network
-from tests.e2e.telegram_harness import RecordingQueue, make_settings
+from tests.e2e.telegram_harness import make_settings
+from tests.fakes import MemoryQueue
 
 T = TypeVar("T")
 ALICE, BOB = 6660001, 6660002
@@ -167,7 +168,7 @@ def test_b4_the_deliverer_marks_a_blocked_users_job_undeliverable_and_stops(
     api: FakeBotAPI, tmp_path: Path
 ) -> None:
     settings: Settings = make_settings(tmp_path, api.url)
-    studio = bootstrap(settings, queue=RecordingQueue())
+    studio = bootstrap(settings, queue=MemoryQueue())
     chat = ChatRef("telegram", str(ALICE), str(ALICE), "en")
     job_id = studio.submit_unmask(chat, photo_bytes()).job_id
     studio.store.start_attempt(job_id, 3, owner="test")

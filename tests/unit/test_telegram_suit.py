@@ -13,7 +13,7 @@ from core.idphoto.catalog import SuitOptions
 from core.service import Studio
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes
-from tests.e2e.telegram_harness import RecordingQueue
+from tests.fakes import MemoryQueue
 from tests.unit.test_telegram_handlers import (  # noqa: F401
     CHAT,
     api,
@@ -25,15 +25,15 @@ from tests.unit.test_telegram_handlers import (  # noqa: F401
 )
 
 
-def suit_job(studio: Studio, queue: RecordingQueue) -> tuple[str, SuitOptions]:
-    assert len(queue.jobs) == 1, queue.jobs
-    job_id, queue_name, kind = queue.jobs[0]
+def suit_job(studio: Studio, queue: MemoryQueue) -> tuple[str, SuitOptions]:
+    assert len(queue.enqueued) == 1, queue.enqueued
+    job_id, queue_name, kind = queue.enqueued[0]
     assert (queue_name, kind) == ("gpu", "suit")
     return job_id, SuitOptions.from_params(studio.job(job_id).params["options"])
 
 
 def test_a_photo_with_suit_and_options_is_queued_with_them(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     photo = api.photo_message(CHAT, photo_bytes(), caption="/suit charcoal no-tie 3x4 grey")
     run(studio, settings, api.update_of(photo))
@@ -48,7 +48,7 @@ def test_a_photo_with_suit_and_options_is_queued_with_them(
 
 
 def test_suit_alone_offers_buttons_that_change_the_choice_for_the_next_photo(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     run(studio, settings, api.update_of(api.text_message(CHAT, "/suit")))
     (prompt,) = api.sent_to(CHAT, "sendMessage")
@@ -69,7 +69,7 @@ def test_suit_alone_offers_buttons_that_change_the_choice_for_the_next_photo(
     assert "Black Women's cut, No tie, Light blue background" in edited.text
     chosen = [b["text"] for row in edited.message["reply_markup"]["inline_keyboard"] for b in row]
     assert {"● Black", "● Women's cut", "● Light blue", "● Passport/visa 35×45 mm"} <= set(chosen)
-    assert queue.jobs == []
+    assert queue.enqueued == []
 
     # Across a restart of the bot: the choice lives in the database.
     run(studio, settings, api.update_of(api.photo_message(CHAT, photo_bytes())))
@@ -78,7 +78,7 @@ def test_suit_alone_offers_buttons_that_change_the_choice_for_the_next_photo(
 
 
 def test_someone_elses_buttons_and_expired_buttons_change_nothing(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     run(studio, settings, api.update_of(api.text_message(CHAT, "/suit black")))
     (prompt,) = api.sent_to(CHAT, "sendMessage")
@@ -100,7 +100,7 @@ def test_someone_elses_buttons_and_expired_buttons_change_nothing(
 
 
 def test_a_photo_of_a_suit_sent_as_a_reply_to_a_selfie_is_the_example(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     selfie = api.photo_message(CHAT, photo_bytes(400, 300, color="tan"))
     example = api.photo_message(CHAT, photo_bytes(300, 400, color="navy"), caption="/suit")
@@ -116,7 +116,7 @@ def test_a_photo_of_a_suit_sent_as_a_reply_to_a_selfie_is_the_example(
 
 
 def test_unknown_and_disallowed_options_are_explained_in_the_users_language(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     run(
         studio,
@@ -124,6 +124,6 @@ def test_unknown_and_disallowed_options_are_explained_in_the_users_language(
         api.update_of(api.photo_message(CHAT, photo_bytes(), caption="/suit purple")),
         api.update_of(api.text_message(CHAT, "/suit kr-passport blue", lang="ko")),
     )
-    assert queue.jobs == []
+    assert queue.enqueued == []
     assert replies(api)[0].startswith('I don\'t know the option "purple".')
     assert "흰색 배경만" in replies(api)[1]

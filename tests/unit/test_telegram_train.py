@@ -11,7 +11,7 @@ from core.ports import ChatRef
 from core.service import Studio
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes
-from tests.e2e.telegram_harness import RecordingQueue
+from tests.fakes import MemoryQueue
 from tests.unit.test_telegram_handlers import (  # noqa: F401
     CHAT,
     api,
@@ -38,7 +38,7 @@ def consent(api: FakeBotAPI, settings: Settings, studio: Studio) -> None:
 
 
 def test_train_asks_for_consent_and_stores_nothing_before_it(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     run(studio, settings, api.update_of(api.text_message(CHAT, "/train")))
     (prompt,) = api.sent_to(CHAT, "sendMessage")
@@ -47,7 +47,7 @@ def test_train_asks_for_consent_and_stores_nothing_before_it(
 
     # Photos before consent are not selfies: nothing is queued for training.
     run(studio, settings, api.update_of(api.photo_message(CHAT, photo_bytes())))
-    assert queue.jobs == [] and replies(api)[-1].startswith("What should I do with this photo?")
+    assert queue.enqueued == [] and replies(api)[-1].startswith("What should I do with this photo?")
 
     # Another user's tap does nothing; "No, thanks" stores nothing.
     run(studio, settings, api.button_press(prompt.message, choices["I agree"], user_id=CHAT + 1))
@@ -58,7 +58,7 @@ def test_train_asks_for_consent_and_stores_nothing_before_it(
 
 
 def test_after_consent_photos_are_selfies_even_across_a_restart(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     consent(api, settings, studio)
     assert "Send 5 to 20 selfies" in api.sent_to(CHAT, "editMessageText")[-1].text
@@ -69,12 +69,12 @@ def test_after_consent_photos_are_selfies_even_across_a_restart(
         api.update_of(api.photo_message(CHAT, photo_bytes(), media_group_id="album-1")),
         api.update_of(api.photo_message(CHAT, photo_bytes(), media_group_id="album-1")),
     )
-    assert [(q, k) for _, q, k in queue.jobs] == [("cpu", "selfie")] * 2
+    assert [(q, k) for _, q, k in queue.enqueued] == [("cpu", "selfie")] * 2
     assert not [text for text in replies(api) if text.startswith("Queued")]  # the verdicts answer them
 
 
 def test_done_needs_enough_selfies_then_queues_the_training(
-    api: FakeBotAPI, settings: Settings, studio: Studio, queue: RecordingQueue
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
     consent(api, settings, studio)
     run(studio, settings, api.update_of(api.text_message(CHAT, "/done")))
@@ -83,7 +83,7 @@ def test_done_needs_enough_selfies_then_queues_the_training(
     accept_selfies(studio, ME, 5)
     run(studio, settings, api.update_of(api.text_message(CHAT, "/done")))
     assert replies(api)[-1].startswith("Training queued (position 1).")
-    (_, queue_name, kind) = queue.jobs[-1]
+    (_, queue_name, kind) = queue.enqueued[-1]
     assert (queue_name, kind) == ("train", "train")
 
     run(studio, settings, api.update_of(api.text_message(CHAT, "/cancel")))

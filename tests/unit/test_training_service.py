@@ -19,22 +19,10 @@ from core.ports import ChatRef, JobState
 from core.service import Studio, bootstrap
 from core.store import IdentityModelView, SelfieView
 from core.training import CONSENT_VERSION
+from tests.fakes import MemoryQueue
 
 ALICE = ChatRef(platform="telegram", user_id="1001", chat_id="1001", lang="en")
 BOB = ChatRef(platform="telegram", user_id="2002", chat_id="2002", lang="ko")
-
-
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.enqueued: list[tuple[str, str, str]] = []
-        self.discarded: list[str] = []
-
-    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
-        self.enqueued.append((job_id, queue, kind))
-
-    def discard(self, job_ids: list[str]) -> int:
-        self.discarded += job_ids
-        return len(job_ids)
 
 
 def photo() -> bytes:
@@ -50,12 +38,12 @@ def settings_for(root: Path) -> Settings:
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue() -> MemoryQueue:
+    return MemoryQueue()
 
 
 @pytest.fixture
-def studio(tmp_path: Path, queue: RecordingQueue) -> Iterator[Studio]:
+def studio(tmp_path: Path, queue: MemoryQueue) -> Iterator[Studio]:
     studio = bootstrap(settings_for(tmp_path), queue=queue)
     yield studio
     studio.store.close()
@@ -94,7 +82,7 @@ def finish_checks(studio: Studio, chat: ChatRef) -> None:
             studio.store.mark_done(job.id, None, None, {"notice": {"key": "train.selfie_ok", "params": {}}})
 
 
-def test_no_selfie_is_stored_before_consent(studio: Studio, queue: RecordingQueue) -> None:
+def test_no_selfie_is_stored_before_consent(studio: Studio, queue: MemoryQueue) -> None:
     with pytest.raises(UserError) as refused:
         studio.identities.submit_selfie(ALICE, photo())
     assert refused.value.key == "train.consent_required"
@@ -105,7 +93,7 @@ def test_no_selfie_is_stored_before_consent(studio: Studio, queue: RecordingQueu
 
 
 def test_consent_opens_an_upload_session_that_survives_a_restart(
-    tmp_path: Path, studio: Studio, queue: RecordingQueue
+    tmp_path: Path, studio: Studio, queue: MemoryQueue
 ) -> None:
     state = studio.identities.accept_consent(ALICE)
     assert state.consented and state.collecting and state.selfies == 0
@@ -132,7 +120,7 @@ def test_selfies_stop_at_the_maximum(studio: Studio) -> None:
     assert refused.value.key == "train.too_many" and refused.value.params == {"max": 4}
 
 
-def test_done_queues_one_training_on_the_train_queue(studio: Studio, queue: RecordingQueue) -> None:
+def test_done_queues_one_training_on_the_train_queue(studio: Studio, queue: MemoryQueue) -> None:
     studio.identities.accept_consent(ALICE)
     accept_selfies(studio, ALICE, 2)
     with pytest.raises(UserError) as refused:
@@ -185,7 +173,7 @@ def test_preferences_are_per_user(studio: Studio) -> None:
         studio.identities.set_preference(ALICE, "admin", True)
 
 
-def test_cancel_stops_the_users_own_jobs(studio: Studio, queue: RecordingQueue) -> None:
+def test_cancel_stops_the_users_own_jobs(studio: Studio, queue: MemoryQueue) -> None:
     studio.identities.accept_consent(ALICE)
     mine = studio.identities.submit_selfie(ALICE, photo()).job_id
     studio.identities.accept_consent(BOB)
@@ -197,7 +185,7 @@ def test_cancel_stops_the_users_own_jobs(studio: Studio, queue: RecordingQueue) 
 
 
 def test_forget_leaves_nothing_of_the_user_and_everything_of_others(
-    studio: Studio, queue: RecordingQueue
+    studio: Studio, queue: MemoryQueue
 ) -> None:
     for chat in (ALICE, BOB):
         studio.identities.accept_consent(chat)
