@@ -24,12 +24,10 @@ from rich.console import Console
 from bots.chat import DEFAULT_USER, PLATFORM, ConsoleFrontEnd, valid_user
 from bots.console import ButtonBoard, ConsoleResultSender
 from bots.processes import spawn_worker, stop_process
+from bots.wiring import Wiring, wire
 from core.config import Settings
-from core.delivery import Deliverer
-from core.events import RedisEventBus
 from core.messages import normalize_language
 from core.ports import JobState
-from core.service import Studio
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +49,10 @@ def run_chat(
     if not valid_user(user):
         log.error("--user: 1 to 16 letters, digits, '.', '_' or '-' (it goes into button data), not %r", user)
         return 2
-    from core.service import bootstrap
-    from jobs.broker import ensure_redis
-    from jobs.celery_app import create_app
-    from jobs.queue import CeleryJobQueue
-
-    embedded = ensure_redis(settings)
-    settings.redis_url = embedded.url if embedded is not None else settings.redis_url
+    wiring = wire(settings, embedded_redis=True)
+    settings = wiring.settings
     assert settings.redis_url
-    studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
-    studio.enqueue_waiting()  # jobs a crashed earlier run accepted but the broker lost
+    wiring.studio.enqueue_waiting()  # jobs a crashed earlier run accepted but the broker lost
     logs = settings.data_dir / "logs"  # worker output would drown the conversation
     workers = [
         spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], 1, log_path=logs / "worker-gpu-cpu.log"),
@@ -70,7 +62,7 @@ def run_chat(
     interactive = script is None and sys.stdin.isatty()
     language = normalize_language(lang or settings.default_language)
     try:
-        chat = _Chat(settings, studio, out_dir, language, user)
+        chat = _Chat(wiring, out_dir, language, user)
         return asyncio.run(chat.run(source, interactive, settle_timeout_s))
     except KeyboardInterrupt:
         return 0
@@ -79,22 +71,20 @@ def run_chat(
             stop_process(worker)
         if script is not None:
             source.close()
-        studio.store.close()
-        if embedded is not None:
-            embedded.close()
+        wiring.close()
 
 
 class _Chat:
-    def __init__(self, settings: Settings, studio: Studio, out_dir: Path, lang: str, user: str) -> None:
+    def __init__(self, wiring: Wiring, out_dir: Path, lang: str, user: str) -> None:
         self.console = Console(highlight=False, soft_wrap=True)  # a path wrapped in two is no path
         board = ButtonBoard()
-        self.studio = studio
-        self.front = ConsoleFrontEnd(studio, self.console, board, lang=lang, user=user)
+        self.wiring = wiring
+        self.studio = wiring.studio
+        self.front = ConsoleFrontEnd(wiring.studio, self.console, board, lang=lang, user=user)
         self.sender = ConsoleResultSender(out_dir, self.console, board)
-        self.events = RedisEventBus(settings.redis_url or "")
 
     async def run(self, source: TextIO, interactive: bool, settle_timeout_s: float) -> int:
-        deliverer = Deliverer(self.studio.store, self.studio.blobs, self.events, {PLATFORM: self.sender})
+        deliverer = self.wiring.deliverer(self.sender)
         delivering = asyncio.create_task(deliverer.run())
         started = datetime.now(UTC)
         try:

@@ -24,9 +24,7 @@ app.add_typer(models_app, name="models")
 
 
 def _settings(tier: Tier | None = None) -> Settings:
-    settings = Settings()
-    if tier is not None:
-        settings.models.tier = tier
+    settings = _with(Settings(), "models", tier=tier)
     from core.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -108,12 +106,17 @@ def run_suit(
 
 
 def _tuned(tier: Tier | None, seed: int | None, steps: int | None) -> Settings:
-    settings = _settings(tier)
-    if seed is not None:
-        settings.models.seed = seed
-    if steps is not None:
-        settings.models.steps = steps
-    return settings
+    return _with(_settings(tier), "models", seed=seed, steps=steps)
+
+
+def _with(settings: Settings, section: str, **options: object) -> Settings:
+    """A copy of ``settings`` with the command-line ``options`` that were given (not None) set in
+    ``section``: settings are never changed in place."""
+    given = {name: value for name, value in options.items() if value is not None}
+    if not given:
+        return settings
+    changed = getattr(settings, section).model_copy(update=given)
+    return settings.model_copy(update={section: changed})
 
 
 @app.command()
@@ -204,9 +207,7 @@ def train(
     """Train a personal identity LoRA from a folder of selfies (the same checks and recipe as /train)."""
     from bots.local_train import train_locally
 
-    settings = _settings(tier)
-    if steps is not None:
-        settings.train.steps = steps
+    settings = _with(_settings(tier), "train", steps=steps)
     raise typer.Exit(train_locally(settings, user_dir, output or user_dir / "identity.safetensors"))
 
 

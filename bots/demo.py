@@ -15,12 +15,10 @@ from rich.console import Console
 
 from bots.console import ConsoleResultSender
 from bots.processes import spawn_worker, stop_process
+from bots.wiring import Wiring, wire
 from core.config import Settings
-from core.delivery import Deliverer
 from core.errors import UserError
-from core.events import RedisEventBus
 from core.ports import ChatRef
-from core.service import Studio, bootstrap
 
 DEMO_TIMEOUT_S = 600.0
 
@@ -35,10 +33,8 @@ def _input_bytes(photo: Path | None) -> bytes:
     return buffer.getvalue()
 
 
-async def _deliver_one(studio: Studio, settings: Settings, sender: ConsoleResultSender, job_id: str) -> None:
-    deliverer = Deliverer(
-        studio.store, studio.blobs, RedisEventBus(settings.redis_url or ""), {sender.platform: sender}
-    )
+async def _deliver_one(wiring: Wiring, sender: ConsoleResultSender, job_id: str) -> None:
+    deliverer = wiring.deliverer(sender)
     runner = asyncio.create_task(deliverer.run())
     try:
         await asyncio.wait_for(sender.finished_event(job_id).wait(), timeout=DEMO_TIMEOUT_S)
@@ -48,22 +44,18 @@ async def _deliver_one(studio: Studio, settings: Settings, sender: ConsoleResult
 
 
 def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
-    from jobs.broker import ensure_redis
-    from jobs.celery_app import create_app
-    from jobs.queue import CeleryJobQueue
-
     console = Console(stderr=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = _input_bytes(photo)
     (out_dir / "input.png").write_bytes(data)
 
-    embedded = ensure_redis(settings)
-    settings.redis_url = embedded.url if embedded is not None else settings.redis_url
+    wiring = wire(settings, embedded_redis=True)
+    settings = wiring.settings
     assert settings.redis_url
     worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency=1)
     started = time.perf_counter()
     try:
-        studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
+        studio = wiring.studio
         lang = settings.default_language
         chat = ChatRef(platform="console", user_id="operator", chat_id="local", lang=lang)
         try:
@@ -74,7 +66,7 @@ def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
         tier = settings.models.tier
         console.print(f"job {submitted.job_id} queued (position {submitted.position}), tier {tier}")
         sender = ConsoleResultSender(out_dir, console)
-        asyncio.run(_deliver_one(studio, settings, sender, submitted.job_id))
+        asyncio.run(_deliver_one(wiring, sender, submitted.job_id))
         if submitted.job_id not in sender.results:
             return 1
         result = sender.results[submitted.job_id].replace(out_dir / "unmasked.png")
@@ -83,8 +75,7 @@ def run_demo(settings: Settings, photo: Path | None, out_dir: Path) -> int:
         return 0
     finally:
         stop_process(worker)
-        if embedded is not None:
-            embedded.close()
+        wiring.close()
 
 
 def _unmask_with_face_prior(settings: Settings, data: bytes, out_dir: Path, console: Console) -> None:

@@ -55,16 +55,12 @@ def serve(settings: Settings, *, concurrency: int = 1) -> int:
             "(see README, Configuration)"
         )
         return 2
-    from core.service import bootstrap
-    from jobs.broker import ensure_redis
-    from jobs.celery_app import create_app
-    from jobs.queue import CeleryJobQueue
+    from bots.wiring import wire
 
-    embedded = ensure_redis(settings)
-    if embedded is not None:
-        settings.redis_url = embedded.url
+    wiring = wire(settings, embedded_redis=True)
+    settings = wiring.settings
     assert settings.redis_url
-    resent = bootstrap(settings, queue=CeleryJobQueue(create_app(settings))).enqueue_waiting()
+    resent = wiring.studio.enqueue_waiting()
     if resent:
         log.info("handed %d waiting job(s) to the queue again after a restart", resent)
     worker = spawn_worker(settings, settings.redis_url, ["gpu", "cpu"], concurrency)
@@ -76,6 +72,5 @@ def serve(settings: Settings, *, concurrency: int = 1) -> int:
     finally:
         stop_process(trainer)
         stop_process(worker)
-        if embedded is not None:
-            embedded.close()
+        wiring.close()
     return 0

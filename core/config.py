@@ -27,6 +27,11 @@ class TelegramSettings(BaseModel):
     max_photo_upload_bytes: int = 10 * MB
     max_document_upload_bytes: int = 50 * MB
     poll_timeout_s: float = 10.0
+
+
+class StudioSettings(BaseModel):
+    """The chat side, whatever the platform."""
+
     # Seconds a "/unmask then the photo" request waits for the photo.
     pending_command_ttl_s: int = 600
 
@@ -95,6 +100,8 @@ class ModelSettings(BaseModel):
     # /unmask answers "no mask" only for a face that is bare with at least this probability: the user asked
     # to unmask, so when the classifier is unsure the face is unmasked.
     no_mask_certainty: float = 0.7
+    # Best-of-N: how many faces a job with the user's identity paints, keeping the one most like the user.
+    candidates: int = 1
 
 
 class TrainSettings(BaseModel):
@@ -124,8 +131,6 @@ class TrainSettings(BaseModel):
     max_active: int = 4
     # Raw selfies are deleted once the model is trained, unless the user keeps them (/settings).
     keep_selfies_default: bool = False
-    # Best-of-N: how many faces a job with an identity generates, keeping the one most like the user.
-    candidates: int = 1
 
 
 class WorkerSettings(BaseModel):
@@ -154,6 +159,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     default_language: str = "en"
 
+    studio: StudioSettings = Field(default_factory=StudioSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)

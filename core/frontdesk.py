@@ -82,7 +82,7 @@ class FrontDesk:
         )
 
     def _pending_minutes(self) -> int:
-        return max(1, self.settings.telegram.pending_command_ttl_s // 60)
+        return max(1, self.settings.studio.pending_command_ttl_s // 60)
 
     def _send_selfies(self, state: TrainingState, chat: ChatRef) -> Reply:
         train = self.settings.train

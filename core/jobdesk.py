@@ -143,7 +143,7 @@ class JobDesk:
     def expect_photo(self, chat: ChatRef, command: str, options: dict[str, Any] | None = None) -> None:
         """Remember "/unmask now, the photo in a later message" (with the command's options) for the TTL in
         the settings."""
-        ttl = self.settings.telegram.pending_command_ttl_s
+        ttl = self.settings.studio.pending_command_ttl_s
         self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl, options)
 
     def take_expected(self, chat: ChatRef) -> Pending | None:

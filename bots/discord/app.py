@@ -78,24 +78,14 @@ def build_client(settings: Settings, studio: Studio) -> AtelierClient:
 
 async def run_discord_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Serve interactions and deliver results until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
-    from core.delivery import Deliverer
-    from core.events import RedisEventBus
-    from core.service import bootstrap
-    from jobs.broker import redis_url
-    from jobs.celery_app import create_app
-    from jobs.queue import CeleryJobQueue
+    from bots.wiring import wire
 
     if settings.discord.token is None:
         raise ValueError("settings.discord.token is not set")
     widen_thread_pool()
-    studio = await asyncio.to_thread(bootstrap, settings, queue=CeleryJobQueue(create_app(settings)))
-    client = build_client(settings, studio)
-    deliverer = Deliverer(
-        studio.store,
-        studio.blobs,
-        RedisEventBus(redis_url(settings)),
-        {client.sender.platform: client.sender},
-    )
+    wiring = await asyncio.to_thread(wire, settings)
+    client = build_client(settings, wiring.studio)
+    deliverer = wiring.deliverer(client.sender)
     stop = stop if stop is not None else stop_on_signals()
     try:
         async with client:
@@ -113,7 +103,7 @@ async def run_discord_bot(settings: Settings, *, stop: asyncio.Event | None = No
                 await client.close()
                 (connected,) = await asyncio.gather(gateway, return_exceptions=True)
     finally:
-        studio.store.close()
+        wiring.close()
     for outcome in (connected, delivered):  # the gateway gave up (bad token) or delivery broke (a bug)
         if isinstance(outcome, Exception):
             raise RuntimeError("the discord bot stopped unexpectedly") from outcome

@@ -111,23 +111,15 @@ async def register_commands(application: Application) -> None:
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Poll Telegram and deliver results until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
-    from core.delivery import Deliverer
-    from core.events import RedisEventBus
-    from core.service import bootstrap
-    from jobs.broker import redis_url
-    from jobs.celery_app import create_app
-    from jobs.queue import CeleryJobQueue
+    from bots.wiring import wire
 
     if settings.telegram.token is None:
         raise ValueError("settings.telegram.token is not set")
     install_token_redaction(settings.telegram.token.get_secret_value())
     widen_thread_pool()
-    studio = await asyncio.to_thread(bootstrap, settings, queue=CeleryJobQueue(create_app(settings)))
-    application = build_application(settings, studio)
-    sender = TelegramResultSender(application.bot, settings.telegram)
-    deliverer = Deliverer(
-        studio.store, studio.blobs, RedisEventBus(redis_url(settings)), {sender.platform: sender}
-    )
+    wiring = await asyncio.to_thread(wire, settings)
+    application = build_application(settings, wiring.studio)
+    deliverer = wiring.deliverer(TelegramResultSender(application.bot, settings.telegram))
     stop = stop if stop is not None else stop_on_signals()
 
     async with application:  # initialize() ... shutdown()
@@ -153,7 +145,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> N
                 await application.stop()
             delivery.cancel()
             (outcome,) = await asyncio.gather(delivery, return_exceptions=True)
-            studio.store.close()
+            wiring.close()
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
     if isinstance(outcome, Exception):  # the delivery loop is guarded; reaching here is a bug

@@ -65,9 +65,9 @@ class UnmaskParams:
     request: InpaintRequest = field(default_factory=InpaintRequest)
 
     @classmethod
-    def from_models(cls, models: ModelSettings, candidates: int = 1) -> UnmaskParams:
+    def from_models(cls, models: ModelSettings) -> UnmaskParams:
         return cls(
-            candidates=max(1, candidates),
+            candidates=max(1, models.candidates),
             min_face_px=models.min_face_px,
             upscale_below_px=models.upscale_below_px,
             detection_threshold=models.detection_threshold,
@@ -311,9 +311,9 @@ def _box_tuple(face: Face) -> tuple[float, float, float, float]:
     return (face.box.x0, face.box.y0, face.box.x1, face.box.y1)
 
 
-def build_unmask_pipeline(models: ModelSettings, candidates: int = 1) -> UnmaskPipeline:
-    """The pipeline for ``models.tier``, with every component built (weights loaded) once. ``candidates``:
-    best-of-N for users with reference selfies."""
+def build_unmask_pipeline(models: ModelSettings) -> UnmaskPipeline:
+    """The pipeline for ``models.tier``, with every component built (weights loaded) once
+    (``models.candidates``: best-of-N for users with reference selfies)."""
     from core.backends import registry
 
     return UnmaskPipeline(
@@ -322,11 +322,11 @@ def build_unmask_pipeline(models: ModelSettings, candidates: int = 1) -> UnmaskP
         segmenter=registry.build("segmenter", models),
         upscaler=registry.build("upscaler", models),
         inpainter=registry.shared("inpainter", models),
-        params=UnmaskParams.from_models(models, candidates),
+        params=UnmaskParams.from_models(models),
         embedder=registry.shared("face_embedder", models),
     )
 
 
 def build_job_runner(settings: Settings) -> UnmaskPipeline:
     """What a worker runs /unmask jobs with (``core.kinds``)."""
-    return build_unmask_pipeline(settings.models, settings.train.candidates)
+    return build_unmask_pipeline(settings.models)

@@ -52,3 +52,17 @@ def test_the_bot_process_modules_do_not_load_torch() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_every_chat_entry_point_is_wired_in_one_place() -> None:
+    """The studio, its Celery queue and the Deliverer are built in ``bots/wiring.py`` only."""
+    builders = {"bootstrap", "CeleryJobQueue", "Deliverer", "create_app"}
+    for path in (ROOT / "bots").rglob("*.py"):
+        if path.name == "wiring.py":
+            continue
+        calls = {
+            node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+            if isinstance(node, ast.Call)
+        }
+        assert not calls & builders, f"{path.relative_to(ROOT)} builds {calls & builders} itself"

@@ -136,12 +136,12 @@ def test_a_broker_outage_is_answered_busy_and_not_delivered_again(tmp_path: Path
 
 def test_pending_commands_use_the_configured_ttl(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    settings.telegram.pending_command_ttl_s = 0
+    settings.studio.pending_command_ttl_s = 0
     studio = bootstrap(settings)
     try:
         studio.expect_photo(CHAT, "unmask")
         assert studio.take_expected(CHAT) is None  # expired at once
-        studio.settings.telegram.pending_command_ttl_s = 600
+        studio.settings.studio.pending_command_ttl_s = 600
         studio.expect_photo(CHAT, "unmask")
         other_member = ChatRef(platform="telegram", user_id="6", chat_id="50")
         assert studio.take_expected(other_member) is None
