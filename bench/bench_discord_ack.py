@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import percentile  # noqa: E402
 from bots.processes import widen_thread_pool  # noqa: E402
-from core.service import bootstrap  # noqa: E402
+from core.studio.service import bootstrap  # noqa: E402
 from jobs.celery_app import create_app  # noqa: E402
 from jobs.queue import CeleryJobQueue  # noqa: E402
 from tests.e2e.discord_harness import CHANNEL, feed, logged_in, make_settings, settle  # noqa: E402

@@ -1,4 +1,4 @@
-"""Latency of ``core.intake.intake_image`` on generated phone-sized photos.
+"""Latency of ``core.imaging.intake.intake_image`` on generated phone-sized photos.
 
     python bench/bench_intake.py [--runs N]
 
@@ -20,7 +20,7 @@ from PIL import ExifTags, Image, ImageCms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import IntakeSettings  # noqa: E402
-from core.intake import intake_image  # noqa: E402
+from core.imaging.intake import intake_image  # noqa: E402
 
 
 def photo_jpeg(width: int, height: int, *, rotated: bool = False, tagged: bool = False) -> bytes:

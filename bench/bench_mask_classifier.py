@@ -6,9 +6,9 @@ Faces come from ../shared/data/faces, split as in tests/pipeline/eval_set.py: th
 photos, plus synthetic ones made from the bare faces (every mask template warped on, recoloured and
 augmented; and the bare faces themselves through the same augmentations: scale, light, blur, Telegram's
 JPEG). The logistic model is refitted on the tuning part (``--fit`` prints the constants for
-core/backends/offline/mask_classifier.py) and scored on the held-out part, at the decision /unmask makes:
-a face is unmasked unless it is bare with at least ``no_mask_certainty`` (see core/config.py). Prints how
-many masked faces would be refused ("no mask") and how many bare faces would be unmasked, for the shipped
+core/imaging/backends/offline/mask_classifier.py) and scored on the held-out part, at the decision /unmask
+makes: a face is unmasked unless it is bare with at least ``no_mask_certainty`` (see core/config.py). Prints
+how many masked faces would be refused ("no mask") and how many bare faces would be unmasked, for the shipped
 constants and for the refit, with a leave-one-photo-out estimate on the tuning photos.
 """
 
@@ -25,9 +25,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.backends.offline import mask_classifier as mc  # noqa: E402
-from core.backends.offline.detector import MediaPipeFaceDetector  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
+from core.imaging.backends.offline import mask_classifier as mc  # noqa: E402
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector  # noqa: E402
 from tests.pipeline import eval_set  # noqa: E402
 from tests.pipeline.mask_templates import load_templates  # noqa: E402
 

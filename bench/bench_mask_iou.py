@@ -21,9 +21,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.backends.offline.detector import MediaPipeFaceDetector  # noqa: E402
-from core.backends.offline.mask_classifier import LandmarkMaskClassifier  # noqa: E402
-from core.backends.offline.segmenter import LandmarkGrabCutSegmenter  # noqa: E402
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector  # noqa: E402
+from core.imaging.backends.offline.mask_classifier import LandmarkMaskClassifier  # noqa: E402
+from core.imaging.backends.offline.segmenter import LandmarkGrabCutSegmenter  # noqa: E402
 from tests.pipeline.mask_templates import FRONT_TEMPLATES, iou, load_templates, put_on_mask  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import percentile  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
 from core.errors import UserError  # noqa: E402
-from core.idphoto.catalog import parse_suit_options  # noqa: E402
-from core.pipelines.suit import STAGES, build_suit_pipeline  # noqa: E402
+from core.imaging.idphoto.catalog import parse_suit_options  # noqa: E402
+from core.imaging.pipelines.suit import STAGES, build_suit_pipeline  # noqa: E402
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "without_mask"
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import percentile  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
-from core.pipelines.unmask import STAGES, build_unmask_pipeline  # noqa: E402
+from core.imaging.pipelines.unmask import STAGES, build_unmask_pipeline  # noqa: E402
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "with_mask" / "wm_020.jpg"
 

@@ -28,17 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image  # noqa: E402
 
 from bench.common import gpu_arguments  # noqa: E402
-from core.backends.base import Inpainter  # noqa: E402
-from core.backends.standard.mask_classifier import FaceMaskClassifier  # noqa: E402
-from core.backends.standard.sam import SamMaskSegmenter  # noqa: E402
-from core.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
-from core.backends.standard.superres import Swin2SRUpscaler  # noqa: E402
-from core.backends.standard.yolo import YoloFaceDetector  # noqa: E402
-from core.backends.tiny import TinyStableDiffusionInpainter  # noqa: E402
-from core.backends.tiny import models as tiny  # noqa: E402
-from core.backends.torch_device import Placement, resolve_dtype  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
-from core.pipelines.unmask import UnmaskParams, UnmaskPipeline  # noqa: E402
+from core.imaging.backends.base import Inpainter  # noqa: E402
+from core.imaging.backends.standard.mask_classifier import FaceMaskClassifier  # noqa: E402
+from core.imaging.backends.standard.sam import SamMaskSegmenter  # noqa: E402
+from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
+from core.imaging.backends.standard.superres import Swin2SRUpscaler  # noqa: E402
+from core.imaging.backends.standard.yolo import YoloFaceDetector  # noqa: E402
+from core.imaging.backends.tiny import TinyStableDiffusionInpainter  # noqa: E402
+from core.imaging.backends.tiny import models as tiny  # noqa: E402
+from core.imaging.backends.torch_device import Placement, resolve_dtype  # noqa: E402
+from core.imaging.pipelines.unmask import UnmaskParams, UnmaskPipeline  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "with_mask" / "wm_001.jpg"
 LABELS = {0: "WithMask", 1: "WithoutMask"}
@@ -88,8 +88,8 @@ def full_sd_pipeline() -> Any:
     from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from core.backends.tiny.clip_vocab import clip_tokenizer
-    from core.backends.tiny.models import sd15_scheduler
+    from core.imaging.backends.tiny.clip_vocab import clip_tokenizer
+    from core.imaging.backends.tiny.models import sd15_scheduler
 
     unet = UNet2DConditionModel(
         sample_size=64,

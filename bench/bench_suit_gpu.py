@@ -32,19 +32,19 @@ from PIL import Image  # noqa: E402
 
 from bench.bench_standard_gpu import full_sd_pipeline  # noqa: E402
 from bench.common import gpu_arguments  # noqa: E402
-from core.backends.base import BodyGeometry, Box, Face, SuitRequest  # noqa: E402
-from core.backends.standard.face_parsing import SegformerPortraitParser  # noqa: E402
-from core.backends.standard.paint_by_example import PaintByExampleInpainter  # noqa: E402
-from core.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
-from core.backends.standard.suit_painter import DiffusionClothesPainter  # noqa: E402
-from core.backends.tiny import (  # noqa: E402
+from core.imaging.backends.base import BodyGeometry, Box, Face, SuitRequest  # noqa: E402
+from core.imaging.backends.standard.face_parsing import SegformerPortraitParser  # noqa: E402
+from core.imaging.backends.standard.paint_by_example import PaintByExampleInpainter  # noqa: E402
+from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
+from core.imaging.backends.standard.suit_painter import DiffusionClothesPainter  # noqa: E402
+from core.imaging.backends.tiny import (  # noqa: E402
     TinyDiffusionClothesPainter,
     TinyStableDiffusionInpainter,
     suit_models,
 )
-from core.backends.tiny import models as tiny  # noqa: E402
-from core.backends.tiny.suit_models import paint_by_example_scheduler  # noqa: E402
-from core.backends.torch_device import Placement, resolve_dtype  # noqa: E402
+from core.imaging.backends.tiny import models as tiny  # noqa: E402
+from core.imaging.backends.tiny.suit_models import paint_by_example_scheduler  # noqa: E402
+from core.imaging.backends.torch_device import Placement, resolve_dtype  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "without_mask" / "nm_001.jpg"
 # Where the face is in that photo, as fractions of its width and height.

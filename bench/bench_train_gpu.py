@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageOps  # noqa: E402
 
 from bench.common import percentile  # noqa: E402
-from core.backends.base import Identity  # noqa: E402
-from core.backends.standard.identity_lora import loaded_identities, use_identity  # noqa: E402
-from core.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
-from core.backends.tiny import TinyStableDiffusionInpainter  # noqa: E402
 from core.blobs import LocalBlobStore  # noqa: E402
 from core.identity import checkpoint_prefix, identity_token, owner_slug  # noqa: E402
+from core.imaging.backends.base import Identity  # noqa: E402
+from core.imaging.backends.standard.identity_lora import loaded_identities, use_identity  # noqa: E402
+from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
+from core.imaging.backends.tiny import TinyStableDiffusionInpainter  # noqa: E402
 from dreambooth.checkpoints import BlobCheckpointStore, Checkpoint  # noqa: E402
 from dreambooth.training import LoraTrainConfig, train_identity  # noqa: E402
 
@@ -75,8 +75,8 @@ class TimedCheckpoints(BlobCheckpointStore):
 def inpainter(size: str, device: Any, dtype: Any) -> StableDiffusionInpainter:
     import torch
 
-    from core.backends.tiny import models as tiny
-    from core.backends.torch_device import Placement
+    from core.imaging.backends.tiny import models as tiny
+    from core.imaging.backends.torch_device import Placement
 
     with torch.device(device):  # allocate the big random weights on the GPU directly
         if size == "small":
@@ -103,7 +103,7 @@ def main() -> int:
 
     import torch
 
-    from core.backends.torch_device import resolve_dtype
+    from core.imaging.backends.torch_device import resolve_dtype
 
     if args.device != "cpu" and not torch.cuda.is_available():
         print("No CUDA device: this benchmark needs one (smoke run: --device cpu --size small).")

@@ -72,8 +72,8 @@ _state: dict[str, Any] = {}
 
 
 def _init(face_prior: bool) -> None:
-    from core.backends.offline.face_embedding import build_face_embedder
-    from core.pipelines.unmask import build_unmask_pipeline
+    from core.imaging.backends.offline.face_embedding import build_face_embedder
+    from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     models = ModelSettings(tier="offline")
     if face_prior:
@@ -108,7 +108,7 @@ def box_scores(result: Image.Image, original: Image.Image, truth: np.ndarray) ->
 
 def evaluate(case: eval_set.EvalCase) -> tuple[CaseFigures, Image.Image | None, Image.Image]:
     pipeline, embedder = _state["pipeline"], _state["embedder"]
-    from core.backends.offline.face_embedding import face_distance
+    from core.imaging.backends.offline.face_embedding import face_distance
 
     reference = embedder.embed(case.original, case.face)
     baseline = telea(case.image, case.truth, case.variant.face_px)
@@ -352,7 +352,7 @@ def main() -> None:
         public_sheet(args.public_sheet, args.face_prior)
         return
 
-    from core.backends.offline.detector import MediaPipeFaceDetector
+    from core.imaging.backends.offline.detector import MediaPipeFaceDetector
 
     started = time.perf_counter()
     templates = load_templates(DATA / "mask_templates")

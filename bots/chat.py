@@ -18,11 +18,11 @@ from rich.console import Console
 
 from bots.chat_lines import UNKNOWN_LINE, parse_command, split_line
 from bots.console import ButtonBoard, ConsoleScreen
-from core.commands import Command, Press, Reply
 from core.errors import UserError
 from core.messages import t
 from core.ports import ChatRef
-from core.service import Studio
+from core.studio.commands import Command, Press, Reply
+from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from core import commands
-from core.commands import MAX_SELFIES_PER_COMMAND, Command, Upload
 from core.errors import UserError
-from core.intake import check_declared_size, read_capped
+from core.imaging.intake import check_declared_size, read_capped
 from core.ports import ChatRef
+from core.studio import commands
+from core.studio.commands import MAX_SELFIES_PER_COMMAND, Command, Upload
 
 # Command words the console knows; a first word outside these is a path or an unknown command.
 _SIMPLE: dict[str, Callable[..., Command]] = {

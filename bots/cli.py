@@ -82,7 +82,7 @@ def run_suit(
     sheet."""
     from bots.local_run import run_locally
     from core.errors import UserError
-    from core.idphoto.catalog import parse_suit_options
+    from core.imaging.idphoto.catalog import parse_suit_options
 
     words = [style, format, background, "women" if women else ("tie" if tie else "no-tie"), str(dpi), paper]
     try:
@@ -242,7 +242,7 @@ def bot_discord() -> None:
 @models_app.command("download")
 def models_download() -> None:
     """Pre-fetch every standard-tier model (Hugging Face ids or local paths from the settings)."""
-    from core.models_download import download_models
+    from core.imaging.models_download import download_models
 
     settings = _settings()
     paths = download_models(settings.models, progress=lambda line: typer.echo(line))
@@ -253,7 +253,7 @@ def models_download() -> None:
 @models_app.command("check")
 def models_check() -> None:
     """Exit non-zero when a standard-tier model is not available locally."""
-    from core.models_download import missing_models
+    from core.imaging.models_download import missing_models
 
     missing = missing_models(_settings().models)
     for name in missing:

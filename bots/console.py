@@ -10,9 +10,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from core.commands import Button, Buttons
-from core.delivery import Attachment
 from core.ports import JobState, JobView
+from core.studio.commands import Button, Buttons
+from core.studio.delivery import Attachment
 
 
 class ButtonBoard:

@@ -26,7 +26,7 @@ DEMO_TIMEOUT_S = 600.0
 def _input_bytes(photo: Path | None) -> bytes:
     if photo is not None:
         return photo.read_bytes()
-    from core.samples import masked_sample
+    from core.imaging.samples import masked_sample
 
     buffer = io.BytesIO()
     masked_sample().save(buffer, format="PNG")
@@ -82,10 +82,10 @@ def _unmask_with_face_prior(settings: Settings, data: bytes, out_dir: Path, cons
     """The same photo unmasked once more, in this process, with the offline tier's face prior on (a
     generated stranger's lower face instead of plain skin). Its weights are non-commercial, so the service
     leaves it off unless configured; when it cannot load, the demo says why and carries on."""
-    from core.backends.offline.face_prior import LICENCE, FacePriorUnavailable
-    from core.intake import intake_image
-    from core.pipelines.jobio import JobInputs
-    from core.pipelines.unmask import build_unmask_pipeline
+    from core.imaging.backends.offline.face_prior import LICENCE, FacePriorUnavailable
+    from core.imaging.intake import intake_image
+    from core.imaging.pipelines.jobio import JobInputs
+    from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     if settings.models.tier != "offline":
         console.print("no face-prior result: the face prior belongs to the offline tier")

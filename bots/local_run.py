@@ -10,17 +10,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.config import Settings
 from core.errors import UserError
-from core.intake import intake_image
+from core.imaging.intake import intake_image
+from core.imaging.pipelines.jobio import JobInputs, JobOutputs, JobRunner
 from core.messages import t
-from core.pipelines.jobio import JobInputs, JobOutputs, JobRunner
 
 
 def _build(kind: str, settings: Settings) -> JobRunner:
     if kind == "suit":
-        from core.pipelines.suit import build_suit_pipeline
+        from core.imaging.pipelines.suit import build_suit_pipeline
 
         return build_suit_pipeline(settings.models)
-    from core.pipelines.unmask import build_unmask_pipeline
+    from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     return build_unmask_pipeline(settings.models)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from core import identity
 from core.config import Settings
 from core.errors import UserError
-from core.intake import intake_image
+from core.imaging.intake import intake_image
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,7 +68,7 @@ def train_locally(settings: Settings, user_dir: Path, output: Path, name: str | 
 def _train(
     settings: Settings, images: list[Image.Image], landmarks: list[np.ndarray], token: str, console: Console
 ) -> bytes:
-    from core.backends import registry
+    from core.imaging.backends import registry
     from dreambooth.checkpoints import MemoryCheckpointStore
     from dreambooth.training import train_on_inpainter
 

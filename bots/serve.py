@@ -43,7 +43,7 @@ async def run_bots(settings: Settings, bots: dict[str, BotRunner], stop: asyncio
 
 
 def serve(settings: Settings, *, concurrency: int = 1) -> int:
-    from core.backends.offline.face_prior import licence_notice
+    from core.imaging.backends.offline.face_prior import licence_notice
 
     notice = licence_notice(settings.models)
     if notice is not None:

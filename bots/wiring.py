@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from core.config import Settings
 
 if TYPE_CHECKING:
-    from core.delivery import Deliverer, ResultSender
     from core.events import RedisEventBus
-    from core.service import Studio
+    from core.studio.delivery import Deliverer, ResultSender
+    from core.studio.service import Studio
     from jobs.broker import EmbeddedRedis
 
 
@@ -28,7 +28,7 @@ class Wiring:
 
     def deliverer(self, *senders: ResultSender) -> Deliverer:
         """The Deliverer for these platforms' senders (one per platform)."""
-        from core.delivery import Deliverer
+        from core.studio.delivery import Deliverer
 
         return Deliverer(self.studio.store, self.studio.blobs, self.events, {s.platform: s for s in senders})
 
@@ -43,7 +43,7 @@ def wire(settings: Settings, *, embedded_redis: bool = False) -> Wiring:
     Celery. With ``embedded_redis``, a run without a configured Redis URL starts (or attaches to) the
     embedded server first."""
     from core.events import RedisEventBus
-    from core.service import bootstrap
+    from core.studio.service import bootstrap
     from jobs.broker import ensure_redis, redis_url
     from jobs.celery_app import create_app
     from jobs.queue import CeleryJobQueue

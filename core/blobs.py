@@ -12,8 +12,8 @@ check makes a key built from anything else unable to escape the root.
 Other back ends: when workers run on other machines, an S3-compatible store implements the same four
 methods: ``put`` as one PUT of the whole object (S3 PUTs are atomic: readers see the old object or the new
 one), ``get``/``exists``/``delete`` as GET/HEAD/DELETE of ``{prefix}/{key}``, each after the same
-``validate_key`` check. ``core.service.bootstrap(settings, blobs=...)`` takes it; nothing else in Atelier
-touches blob files directly.
+``validate_key`` check. ``core.studio.service.bootstrap(settings, blobs=...)`` takes it; nothing else in
+Atelier touches blob files directly.
 """
 
 from __future__ import annotations

@@ -50,14 +50,14 @@ KINDS: dict[str, JobKind] = {
         JobKind(
             "unmask",
             "gpu",
-            "core.pipelines.unmask:build_job_runner",
+            "core.imaging.pipelines.unmask:build_job_runner",
             retryable=True,
             command="unmask",
         ),
         JobKind(
             "suit",
             "gpu",
-            "core.pipelines.suit:build_job_runner",
+            "core.imaging.pipelines.suit:build_job_runner",
             extra_inputs=("exemplar",),
             extra_results=("sheet",),
             retryable=True,

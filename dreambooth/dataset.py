@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.backends.offline.face_regions import lower_face_polygon
 from core.identity import class_images_prefix
+from core.imaging.backends.offline.face_regions import lower_face_polygon
 from core.ports import BlobStore
 
 if TYPE_CHECKING:

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from core.backends.base import FaceDetector, FaceEmbedder, MaskClassifier
-from core.backends.offline import face_regions as fr
-from core.backends.offline.face_embedding import face_distance, identity_distance
 from core.config import ModelSettings, TrainSettings
 from core.errors import UserError
+from core.imaging.backends.base import FaceDetector, FaceEmbedder, MaskClassifier
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.backends.offline.face_embedding import face_distance, identity_distance
 
 _FOREHEAD_TOP = 10
 # Faces shorter than this share of the largest face are bystanders in the background, not a second sitter.
@@ -291,8 +291,8 @@ def hamming(a: int, b: int) -> int:
 
 def build_selfie_checker(train: TrainSettings) -> SelfieChecker:
     """The checker on the offline components (the checks run on the CPU queue, whatever the tier)."""
-    from core.backends import registry
-    from core.backends.offline.face_embedding import build_face_embedder
+    from core.imaging.backends import registry
+    from core.imaging.backends.offline.face_embedding import build_face_embedder
 
     models = ModelSettings(tier="offline")
     return SelfieChecker(

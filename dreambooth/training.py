@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from core.backends.base import INSTANCE_PROMPT
 from core.config import TrainSettings
+from core.imaging.backends.base import INSTANCE_PROMPT
 from core.ports import BlobStore
 from dreambooth.checkpoints import CheckpointStore, capture_state, restore_state
 from dreambooth.dataset import CLASS_PROMPT, FaceCropDataset, TrainBatch, tokenize

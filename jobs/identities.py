@@ -4,9 +4,9 @@ authenticated user (``core.identity.owner_slug``), never through anything the jo
 from __future__ import annotations
 
 from core import identity
-from core.backends.base import Identity, ReferenceFace
 from core.blobs import read_rgb
 from core.config import ModelSettings
+from core.imaging.backends.base import Identity, ReferenceFace
 from core.ports import BlobStore, JobView
 from core.store import JobStore
 

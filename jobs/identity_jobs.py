@@ -17,7 +17,7 @@ from core import identity
 from core.blobs import read_rgb
 from core.config import TrainSettings
 from core.errors import UserError
-from core.intake import encode_png
+from core.imaging.intake import encode_png
 from core.ports import JobView
 from core.store import IdentityModelView, SelfieView
 
@@ -133,7 +133,7 @@ def train_identity_job(ctx: WorkerContext, job: JobView, progress: ProgressRepor
 def _train_adapter(
     ctx: WorkerContext, job: JobView, selfies: list[SelfieView], token: str, progress: ProgressReporter
 ) -> tuple[bytes, int]:
-    from core.backends import registry
+    from core.imaging.backends import registry
     from dreambooth.checkpoints import BlobCheckpointStore
     from dreambooth.training import train_on_inpainter
 

@@ -30,15 +30,15 @@ import psutil
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
-from core.backends.base import Identity
 from core.blobs import LocalBlobStore, extra_result_key, mask_key, read_rgb, result_key
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
-from core.idphoto.sheet import encode_png_at
-from core.intake import encode_png
+from core.imaging.backends.base import Identity
+from core.imaging.idphoto.sheet import encode_png_at
+from core.imaging.intake import encode_png
+from core.imaging.pipelines.jobio import JobInputs, JobRunner
 from core.kinds import KINDS
-from core.pipelines.jobio import JobInputs, JobRunner
 from core.ports import JobView
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url

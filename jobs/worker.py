@@ -65,7 +65,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
 def warn_about_face_prior(settings: Settings, queues: list[str]) -> None:
     """The face prior's weights are not licensed for commercial use: every worker that may load them says
     so at start-up (``atelier serve`` runs its workers through here too)."""
-    from core.backends.offline.face_prior import LICENCE, licence_notice
+    from core.imaging.backends.offline.face_prior import LICENCE, licence_notice
 
     notice = licence_notice(settings.models)
     if notice is None or queue_of("unmask") not in queues:

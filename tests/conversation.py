@@ -24,14 +24,14 @@ from bots.chat import ConsoleFrontEnd
 from bots.console import ButtonBoard, ConsoleResultSender
 from core import identity
 from core.blobs import extra_result_key, result_key
-from core.buttons import CHOSEN
-from core.commands import Reply
 from core.config import Settings
-from core.delivery import Deliverer
 from core.kinds import KINDS
 from core.ports import ChatRef, JobView
-from core.service import bootstrap
 from core.store import SelfieView
+from core.studio.buttons import CHOSEN
+from core.studio.commands import Reply
+from core.studio.delivery import Deliverer
+from core.studio.service import bootstrap
 from tests.fakes import MemoryQueue
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from core.ports import JobState
 
 if TYPE_CHECKING:
-    from core.service import Studio
+    from core.studio.service import Studio
 
 
 class MemoryQueue:

@@ -23,7 +23,7 @@ from bots.discord.sender import DiscordResultSender
 from bots.discord.tree import build_tree, sync_commands
 from bots.processes import stop_on_signals, widen_thread_pool
 from core.config import Settings
-from core.service import Studio
+from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
 

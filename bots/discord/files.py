@@ -12,8 +12,8 @@ import functools
 import aiohttp
 import discord
 
-from core.commands import Upload
-from core.intake import aread_capped, check_declared_size
+from core.imaging.intake import aread_capped, check_declared_size
+from core.studio.commands import Upload
 
 DOWNLOAD_TIMEOUT_S = 60.0
 CHUNK_BYTES = 64 * 1024

@@ -23,12 +23,12 @@ from discord import app_commands
 from bots.discord.files import AttachmentDownloader
 from bots.discord.sender import DiscordResultSender
 from bots.discord.views import clip, make_view
-from core import commands
-from core.commands import Command, Reply, Upload
 from core.config import Settings
 from core.messages import normalize_language, t
 from core.ports import ChatRef
-from core.service import Studio
+from core.studio import commands
+from core.studio.commands import Command, Reply, Upload
+from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
 

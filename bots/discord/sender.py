@@ -22,11 +22,11 @@ import discord
 from PIL import Image
 
 from bots.discord.views import clip, make_view
-from core.commands import Buttons
 from core.config import DiscordSettings
-from core.delivery import Attachment, Undeliverable
-from core.intake import jpeg_within
+from core.imaging.intake import jpeg_within
 from core.ports import JobView
+from core.studio.commands import Buttons
+from core.studio.delivery import Attachment, Undeliverable
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
-from core.commands import CommandSpec, OptionSpec, command_table
 from core.config import DiscordSettings
 from core.messages import MESSAGES, t
+from core.studio.commands import CommandSpec, OptionSpec, command_table
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import discord
 
-from core.commands import Buttons
+from core.studio.commands import Buttons
 
 # Discord: at most 5 rows of 5 buttons, labels up to 80 characters, custom ids up to 100.
 MAX_ROWS, MAX_PER_ROW, MAX_LABEL = 5, 5, 80

@@ -25,10 +25,10 @@ from bots.telegram.files import FileDownloader, install_token_redaction
 from bots.telegram.handlers import TelegramHandlers
 from bots.telegram.ordering import PerChatUpdateProcessor
 from bots.telegram.sender import TelegramResultSender
-from core.commands import command_table
 from core.config import Settings
 from core.messages import LANGUAGES, t
-from core.service import Studio
+from core.studio.commands import command_table
+from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
 

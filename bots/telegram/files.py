@@ -15,7 +15,7 @@ from telegram import Bot
 from telegram.error import BadRequest
 
 from core.config import MB
-from core.intake import aread_capped, check_declared_size
+from core.imaging.intake import aread_capped, check_declared_size
 
 DOWNLOAD_TIMEOUT_S = 60.0
 # What api.telegram.org lets bots download; a self-hosted Bot API server has no such limit.

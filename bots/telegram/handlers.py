@@ -21,13 +21,13 @@ from telegram.ext import ContextTypes
 
 from bots.telegram.files import FileDownloader
 from bots.telegram.keyboards import keyboard
-from core import commands
-from core.commands import Reply, Upload
 from core.config import Settings
 from core.errors import UserError
 from core.messages import normalize_language, t
 from core.ports import ChatRef
-from core.service import Studio
+from core.studio import commands
+from core.studio.commands import Reply, Upload
+from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from core.commands import Buttons
+from core.studio.commands import Buttons
 
 
 def keyboard(buttons: Buttons) -> InlineKeyboardMarkup | None:

@@ -21,11 +21,11 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bots.telegram.keyboards import keyboard
 from bots.telegram.ratelimit import ChatRateLimiter
-from core.commands import Buttons
 from core.config import TelegramSettings
-from core.delivery import Attachment, ResultSender, Undeliverable
-from core.intake import jpeg_within
+from core.imaging.intake import jpeg_within
 from core.ports import JobView
+from core.studio.commands import Buttons
+from core.studio.delivery import Attachment, ResultSender, Undeliverable
 
 log = logging.getLogger(__name__)
 

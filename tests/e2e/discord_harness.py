@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bots.discord.app import AtelierClient, build_client
 from core.config import DiscordSettings, IntakeSettings, Settings
-from core.service import Studio
+from core.studio.service import Studio
 from tests.e2e.discord_shapes import GUILD_ID
 from tests.e2e.fake_discord_api import EPHEMERAL, TOKEN, FakeDiscordAPI, Request
 from tests.e2e.offline import photo_bytes

@@ -17,7 +17,7 @@ import redis
 from PIL import Image
 
 from bots.processes import stop_process
-from core.pipelines.jobio import JobInputs, JobOutputs
+from core.imaging.pipelines.jobio import JobInputs, JobOutputs
 from tests.e2e.fake_bot_api import FakeBotAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

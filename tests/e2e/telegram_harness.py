@@ -13,7 +13,7 @@ from telegram.ext import Application
 
 from bots.telegram.app import build_application
 from core.config import IntakeSettings, Settings, TelegramSettings
-from core.service import Studio
+from core.studio.service import Studio
 from tests.e2e.fake_bot_api import TOKEN
 
 

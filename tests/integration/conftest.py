@@ -11,7 +11,7 @@ import redis
 from fabric_harness import REDIS_HOST, REDIS_PORT, Fabric
 
 from core.config import Settings
-from core.service import bootstrap
+from core.studio.service import bootstrap
 from jobs.celery_app import create_app
 from jobs.queue import CeleryJobQueue
 

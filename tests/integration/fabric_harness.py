@@ -19,13 +19,13 @@ import psutil
 from PIL import Image
 from sqlalchemy import select
 
-from core.commands import Buttons
 from core.config import Settings
-from core.delivery import Attachment, Deliverer
 from core.events import RedisEventBus
 from core.ports import ChatRef, JobView
-from core.service import Studio
 from core.store.models import Job
+from core.studio.commands import Buttons
+from core.studio.delivery import Attachment, Deliverer
+from core.studio.service import Studio
 
 WORKER_SCRIPT = Path(__file__).with_name("fabric_worker.py")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

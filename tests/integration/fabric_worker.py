@@ -23,8 +23,8 @@ from PIL import Image, ImageOps
 
 from core.config import Settings
 from core.errors import UserError
+from core.imaging.pipelines.jobio import JobInputs, JobOutputs
 from core.logs import configure_logging
-from core.pipelines.jobio import JobInputs, JobOutputs
 from jobs import runtime, worker
 from jobs.runtime import ProgressCallback
 

@@ -17,7 +17,7 @@ from fabric_harness import WORKER_SCRIPT, Fabric, wait_until
 
 from core.config import Settings
 from core.ports import JobState
-from core.service import bootstrap
+from core.studio.service import bootstrap
 from jobs.broker import (
     BrokerMisconfigured,
     EmbeddedRedis,

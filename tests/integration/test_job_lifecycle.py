@@ -12,7 +12,7 @@ from fabric_harness import CHAT, Fabric, png, wait_until
 from core.config import Settings
 from core.errors import UserError
 from core.ports import JobState
-from core.service import bootstrap
+from core.studio.service import bootstrap
 from jobs.broker import EmbeddedRedis, start_embedded_redis
 from jobs.celery_app import create_app
 from jobs.queue import CeleryJobQueue

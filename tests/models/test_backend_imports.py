@@ -8,22 +8,22 @@ import sys
 from pathlib import Path
 
 MODULES = [
-    "core.backends.torch_device",
-    "core.backends.standard.yolo",
-    "core.backends.standard.mask_classifier",
-    "core.backends.standard.sam",
-    "core.backends.standard.superres",
-    "core.backends.standard.sd_inpaint",
-    "core.backends.standard.face_parsing",
-    "core.backends.standard.paint_by_example",
-    "core.backends.standard.suit_painter",
-    "core.backends.tiny",
-    "core.backends.tiny.models",
-    "core.backends.tiny.suit_models",
-    "core.pipelines.suit",
-    "core.idphoto.catalog",
-    "core.backends.tiny.clip_vocab",
-    "core.models_download",
+    "core.imaging.backends.torch_device",
+    "core.imaging.backends.standard.yolo",
+    "core.imaging.backends.standard.mask_classifier",
+    "core.imaging.backends.standard.sam",
+    "core.imaging.backends.standard.superres",
+    "core.imaging.backends.standard.sd_inpaint",
+    "core.imaging.backends.standard.face_parsing",
+    "core.imaging.backends.standard.paint_by_example",
+    "core.imaging.backends.standard.suit_painter",
+    "core.imaging.backends.tiny",
+    "core.imaging.backends.tiny.models",
+    "core.imaging.backends.tiny.suit_models",
+    "core.imaging.pipelines.suit",
+    "core.imaging.idphoto.catalog",
+    "core.imaging.backends.tiny.clip_vocab",
+    "core.imaging.models_download",
 ]
 HEAVY = ["torch", "transformers", "diffusers", "ultralytics", "huggingface_hub", "open_clip", "cv2"]
 

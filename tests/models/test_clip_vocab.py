@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.backends.tiny.clip_vocab import VOCAB_SIZE, bytes_to_unicode, clip_tokenizer, vocab_path
+from core.imaging.backends.tiny.clip_vocab import VOCAB_SIZE, bytes_to_unicode, clip_tokenizer, vocab_path
 
 
 def test_known_phrase_gives_clip_ids() -> None:
@@ -34,7 +34,7 @@ def test_vocabulary_file_is_read_without_importing_open_clip() -> None:
     # A fresh interpreter: importing open_clip would drag in torchvision and timm.
     code = (
         "import sys\n"
-        "from core.backends.tiny.clip_vocab import clip_vocabulary\n"
+        "from core.imaging.backends.tiny.clip_vocab import clip_vocabulary\n"
         "vocab, merges = clip_vocabulary()\n"
         "assert len(vocab) == 49408 and len(merges) == 48894, (len(vocab), len(merges))\n"
         "assert 'open_clip' not in sys.modules and 'torch' not in sys.modules\n"

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.base import ReferenceFace
-from core.backends.offline import face_regions as fr
-from core.backends.offline import face_transplant
-from core.backends.offline.detector import MediaPipeFaceDetector
-from core.backends.offline.face_prior import MAX_DONOR_POSE_ERROR, StyleGanFacePrior, build_face_prior
 from core.config import ModelSettings
+from core.imaging.backends.base import ReferenceFace
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.backends.offline import face_transplant
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector
+from core.imaging.backends.offline.face_prior import MAX_DONOR_POSE_ERROR, StyleGanFacePrior, build_face_prior
 
 BANK = 2
 
@@ -37,7 +37,7 @@ def built(cache_dir: Path) -> tuple[StyleGanFacePrior, float]:
 def test_unmask_with_the_prior_paints_a_donor_face_and_touches_nothing_else(
     built: tuple[StyleGanFacePrior, float], cache_dir: Path, shared_data: Path
 ) -> None:
-    from core.pipelines.unmask import build_unmask_pipeline
+    from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     # A frontal face: both donors of the test bank are posed closely enough for it.
     photo = Image.open(shared_data / "faces" / "with_mask" / "wm_028.jpg").convert("RGB")

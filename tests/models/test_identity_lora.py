@@ -13,17 +13,17 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load, save
 
-from core.backends.base import Identity, InpaintRequest
-from core.backends.standard.identity_lora import (
+from core.identity import identity_token, owner_slug
+from core.imaging.backends.base import Identity, InpaintRequest
+from core.imaging.backends.standard.identity_lora import (
     adapter_state_dict,
     load_identity,
     loaded_identities,
     use_identity,
 )
-from core.backends.tiny import TinyStableDiffusionInpainter
-from core.backends.tiny.models import tiny_sd_inpaint_pipeline
-from core.backends.torch_device import resolve_placement
-from core.identity import identity_token, owner_slug
+from core.imaging.backends.tiny import TinyStableDiffusionInpainter
+from core.imaging.backends.tiny.models import tiny_sd_inpaint_pipeline
+from core.imaging.backends.torch_device import resolve_placement
 from dreambooth.checkpoints import MemoryCheckpointStore
 from dreambooth.training import LoraTrainConfig, train_identity
 

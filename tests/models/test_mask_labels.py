@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.backends.standard.mask_labels import is_masked_name, masked_ids
+from core.imaging.backends.standard.mask_labels import is_masked_name, masked_ids
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.backends.standard import face_parsing, paint_by_example, sd_inpaint, yolo
-from core.backends.standard.weights import WeightsMissing
 from core.config import ModelSettings
-from core.models_download import STANDARD_BACKENDS, download_models, missing_models
+from core.imaging.backends.standard import face_parsing, paint_by_example, sd_inpaint, yolo
+from core.imaging.backends.standard.weights import WeightsMissing
+from core.imaging.models_download import STANDARD_BACKENDS, download_models, missing_models
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TRANSFORMERS_FILES = ["config.json", "preprocessor_config.json", "model.safetensors"]

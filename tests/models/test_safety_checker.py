@@ -6,11 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from core.backends.base import InpaintRequest
-from core.backends.standard.sd_inpaint import StableDiffusionInpainter
-from core.backends.tiny import models as tiny
-from core.backends.torch_device import resolve_placement
 from core.errors import UserError
+from core.imaging.backends.base import InpaintRequest
+from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter
+from core.imaging.backends.tiny import models as tiny
+from core.imaging.backends.torch_device import resolve_placement
 
 
 def _inpainter(threshold: float) -> StableDiffusionInpainter:

@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from core.backends.base import Box, Face, InpaintRequest
-from core.backends.standard import mask_classifier, sam, sd_inpaint, superres, yolo
-from core.backends.tiny import models as tiny
-from core.backends.torch_device import resolve_placement
 from core.config import ModelSettings
-from core.models_download import missing_models
+from core.imaging.backends.base import Box, Face, InpaintRequest
+from core.imaging.backends.standard import mask_classifier, sam, sd_inpaint, superres, yolo
+from core.imaging.backends.tiny import models as tiny
+from core.imaging.backends.torch_device import resolve_placement
+from core.imaging.models_download import missing_models
 
 
 @pytest.fixture(scope="module")

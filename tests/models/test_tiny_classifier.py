@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from core.backends import registry
-from core.backends.base import Box, Face
-from core.backends.standard.mask_classifier import FaceMaskClassifier
-from core.backends.tiny import models as tiny
-from core.backends.torch_device import resolve_placement
 from core.config import ModelSettings
+from core.imaging.backends import registry
+from core.imaging.backends.base import Box, Face
+from core.imaging.backends.standard.mask_classifier import FaceMaskClassifier
+from core.imaging.backends.tiny import models as tiny
+from core.imaging.backends.torch_device import resolve_placement
 
 FACES = [Face(Box(20, 30, 120, 150), 0.9), Face(Box(60, 10, 150, 100), 0.8)]
 

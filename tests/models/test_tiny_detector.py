@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.backends import registry
-from core.backends.base import Face
-from core.backends.standard.yolo import YoloFaceDetector
-from core.backends.tiny import models as tiny
 from core.config import ModelSettings
+from core.imaging.backends import registry
+from core.imaging.backends.base import Face
+from core.imaging.backends.standard.yolo import YoloFaceDetector
+from core.imaging.backends.tiny import models as tiny
 
 
 def test_tiny_detector_finds_masked_faces_inside_the_photo(

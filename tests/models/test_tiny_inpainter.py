@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends import registry
-from core.backends.base import Inpainter, InpaintRequest
-from core.backends.standard.sd_inpaint import StableDiffusionInpainter
 from core.config import ModelSettings
+from core.imaging.backends import registry
+from core.imaging.backends.base import Inpainter, InpaintRequest
+from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter
 
 
 @pytest.fixture(scope="module")

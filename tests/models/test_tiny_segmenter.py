@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends import registry
-from core.backends.base import Box, Face
-from core.backends.standard.sam import CLIP_MARGIN, SamMaskSegmenter, lower_face_box, prompt_points
 from core.config import ModelSettings
+from core.imaging.backends import registry
+from core.imaging.backends.base import Box, Face
+from core.imaging.backends.standard.sam import CLIP_MARGIN, SamMaskSegmenter, lower_face_box, prompt_points
 
 FACE = Face(Box(30, 40, 130, 170), 0.9)
 # YOLO-face order: left eye, right eye, nose, left mouth corner, right mouth corner.

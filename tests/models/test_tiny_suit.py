@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends import registry
 from core.config import ModelSettings
 from core.errors import UserError
-from core.idphoto.catalog import parse_suit_options
-from core.idphoto.layout import LayoutLimits
-from core.pipelines.jobio import JobInputs
-from core.pipelines.suit import SuitPipeline, build_suit_pipeline
+from core.imaging.backends import registry
+from core.imaging.idphoto.catalog import parse_suit_options
+from core.imaging.idphoto.layout import LayoutLimits
+from core.imaging.pipelines.jobio import JobInputs
+from core.imaging.pipelines.suit import SuitPipeline, build_suit_pipeline
 
 
 @pytest.fixture(scope="module")

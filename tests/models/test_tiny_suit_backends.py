@@ -16,15 +16,23 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core.backends import registry
-from core.backends.base import BodyGeometry, Box, ClothesPainter, Face, Portrait, PortraitParser, SuitRequest
-from core.backends.standard import face_parsing, paint_by_example, suit_painter
-from core.backends.standard.face_parsing import SegformerPortraitParser
-from core.backends.tiny import models as tiny
-from core.backends.tiny import suit_models
-from core.backends.torch_device import resolve_placement
 from core.config import ModelSettings
-from core.models_download import missing_models
+from core.imaging.backends import registry
+from core.imaging.backends.base import (
+    BodyGeometry,
+    Box,
+    ClothesPainter,
+    Face,
+    Portrait,
+    PortraitParser,
+    SuitRequest,
+)
+from core.imaging.backends.standard import face_parsing, paint_by_example, suit_painter
+from core.imaging.backends.standard.face_parsing import SegformerPortraitParser
+from core.imaging.backends.tiny import models as tiny
+from core.imaging.backends.tiny import suit_models
+from core.imaging.backends.torch_device import resolve_placement
+from core.imaging.models_download import missing_models
 
 FACE = Face(Box(95, 100, 205, 250), 0.9)
 GEOMETRY = BodyGeometry(

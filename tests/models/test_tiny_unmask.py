@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from core.config import ModelSettings
-from core.pipelines.jobio import JobInputs
-from core.pipelines.unmask import UnmaskPipeline, build_unmask_pipeline
+from core.imaging.pipelines.jobio import JobInputs
+from core.imaging.pipelines.unmask import UnmaskPipeline, build_unmask_pipeline
 
 
 @pytest.fixture(scope="module")

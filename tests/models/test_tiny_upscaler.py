@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends import registry
-from core.backends.standard.superres import Swin2SRUpscaler
 from core.config import ModelSettings
+from core.imaging.backends import registry
+from core.imaging.backends.standard.superres import Swin2SRUpscaler
 
 
 @pytest.fixture(scope="module")

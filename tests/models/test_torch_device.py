@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.backends.torch_device import resolve_device, resolve_dtype, resolve_placement
+from core.imaging.backends.torch_device import resolve_device, resolve_dtype, resolve_placement
 
 
 def test_auto_follows_cuda_availability() -> None:

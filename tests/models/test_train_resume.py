@@ -11,11 +11,11 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load
 
-from core.backends.offline.detector import MediaPipeFaceDetector
-from core.backends.offline.face_regions import CHIN, LEFT_EYE_OUTER, RIGHT_EYE_OUTER
-from core.backends.tiny.models import tiny_sd_inpaint_pipeline
 from core.blobs import LocalBlobStore
 from core.identity import checkpoint_prefix, class_images_prefix
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector
+from core.imaging.backends.offline.face_regions import CHIN, LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from core.imaging.backends.tiny.models import tiny_sd_inpaint_pipeline
 from dreambooth.checkpoints import BlobCheckpointStore, MemoryCheckpointStore, safetensors_metadata
 from dreambooth.dataset import FaceCropDataset, class_images, lower_face_mask
 from dreambooth.training import LoraTrainConfig, TrainResult, train_identity
@@ -179,6 +179,6 @@ def test_samples_carry_lower_face_masks_from_the_landmarks(shared_data: Path) ->
 
 
 def tiny_sd_inpaint_tokenizer() -> object:
-    from core.backends.tiny.clip_vocab import clip_tokenizer
+    from core.imaging.backends.tiny.clip_vocab import clip_tokenizer
 
     return clip_tokenizer()

@@ -9,10 +9,10 @@ import io
 import PIL.Image
 import pytest
 
-from core.backends.standard.yolo import import_yolo
 from core.config import IntakeSettings
 from core.errors import UserError
-from core.intake import intake_image
+from core.imaging.backends.standard.yolo import import_yolo
+from core.imaging.intake import intake_image
 
 
 def test_pillow_is_left_unpatched_after_importing_ultralytics() -> None:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.config import ModelSettings
-from core.pipelines.unmask import UnmaskPipeline, build_unmask_pipeline
+from core.imaging.pipelines.unmask import UnmaskPipeline, build_unmask_pipeline
 from tests.pipeline.mask_templates import Template, load_templates
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from core.backends.base import Box, Face
+from core.imaging.backends.base import Box, Face
 from tests.pipeline.mask_templates import Template, mask_kinds, put_on_mask, view_for_face
 
 # Held out from every tuning step. Every fourth photo, with near-duplicates kept on the same side of the

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from core.backends.offline import face_regions as fr
+from core.imaging.backends.offline import face_regions as fr
 
 _BRIDGE_TOP, _BRIDGE_BOTTOM = 168, 4
 _LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375)

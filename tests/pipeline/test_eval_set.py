@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.backends.offline import face_regions as fr
-from core.pipelines.unmask import UnmaskPipeline
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.pipelines.unmask import UnmaskPipeline
 from tests.pipeline.mask_templates import Template, mask_kinds, put_on_mask, view_for_face
 
 

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.base import Identity, InpaintRequest, ReferenceFace
-from core.backends.offline import face_transplant as ft
-from core.backends.offline.face_embedding import identity_distance
-from core.backends.offline.inpainter import ClassicalInpainter
 from core.config import TrainSettings
+from core.imaging.backends.base import Identity, InpaintRequest, ReferenceFace
+from core.imaging.backends.offline import face_transplant as ft
+from core.imaging.backends.offline.face_embedding import identity_distance
+from core.imaging.backends.offline.inpainter import ClassicalInpainter
 from dreambooth.selfies import SelfieChecker, build_selfie_checker
 from tests import selfie_photos as sp
 from tests.pipeline.mask_templates import Template, put_on_mask

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.base import Box, Face, Portrait
-from core.backends.offline.detector import MediaPipeFaceDetector
-from core.backends.offline.portrait import MediaPipePortraitParser, build_portrait_parser
 from core.config import ModelSettings
+from core.imaging.backends.base import Box, Face, Portrait
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector
+from core.imaging.backends.offline.portrait import MediaPipePortraitParser, build_portrait_parser
 
 PHOTOS = ["nm_001.jpg", "nm_003.jpg", "nm_010.jpg", "nm_024.jpg", "nm_027.jpg"]
 

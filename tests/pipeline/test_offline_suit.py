@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends import registry
-from core.backends.base import FaceDetector, PortraitParser
 from core.config import ModelSettings
 from core.errors import UserError
-from core.idphoto.catalog import MM_PER_INCH, SuitOptions, parse_suit_options
-from core.pipelines.suit import SuitPipeline, build_suit_pipeline
+from core.imaging.backends import registry
+from core.imaging.backends.base import FaceDetector, PortraitParser
+from core.imaging.idphoto.catalog import MM_PER_INCH, SuitOptions, parse_suit_options
+from core.imaging.pipelines.suit import SuitPipeline, build_suit_pipeline
 
 OFFLINE = ModelSettings(tier="offline")
 # What a photo of this set may legitimately be refused for (tilted heads, hair cut by the frame, ...).

@@ -14,9 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.backends.base import BodyGeometry, SuitRequest
-from core.backends.offline.suit_painter import VectorSuitPainter, build_clothes_painter, exemplar_colour
 from core.config import ModelSettings
+from core.imaging.backends.base import BodyGeometry, SuitRequest
+from core.imaging.backends.offline.suit_painter import (
+    VectorSuitPainter,
+    build_clothes_painter,
+    exemplar_colour,
+)
 
 SIZE = (413, 531)
 CENTRE, CHIN_Y, COLLAR_Y, HALF_NECK = 206.0, 330.0, 400.0, 70.0

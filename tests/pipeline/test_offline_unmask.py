@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.offline.mask_classifier import REFERENCE_POINTS
-from core.pipelines.unmask import UnmaskPipeline
+from core.imaging.backends.offline.mask_classifier import REFERENCE_POINTS
+from core.imaging.pipelines.unmask import UnmaskPipeline
 from tests.pipeline.mask_templates import Template, iou, put_on_mask
 
 BARE_FACE_SKIN_DISTANCE = 15.0

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.offline import face_regions as fr
-from core.backends.offline.detector import MediaPipeFaceDetector
 from core.config import TrainSettings
 from core.errors import UserError
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector
 from dreambooth.selfies import CheckedSelfie, SelfieChecker, build_selfie_checker
 from tests import selfie_photos as sp
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.offline import face_regions as fr
 from core.errors import UserError
-from core.pipelines.unmask import UnmaskPipeline
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.pipelines.unmask import UnmaskPipeline
 from tests.pipeline import eval_set
 from tests.pipeline.mask_templates import Template, iou, put_on_mask
 

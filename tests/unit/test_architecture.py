@@ -46,7 +46,8 @@ def test_bots_import_no_heavy_library_at_module_level() -> None:
 def test_the_bot_process_modules_do_not_load_torch() -> None:
     code = (
         "import sys\n"
-        "import bots.cli, bots.serve, bots.telegram.app, bots.discord.app, core.service, core.delivery\n"
+        "import bots.cli, bots.serve, bots.telegram.app, bots.discord.app\n"
+        "import core.studio.service, core.studio.delivery\n"
         "import jobs.queue, jobs.celery_app\n"
         f"heavy = sorted(m for m in {sorted(HEAVY)!r} if m in sys.modules)\n"
         "assert not heavy, heavy\n"

@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from core import buttons
-from core.buttons import OwnedButton
-from core.commands import MAX_BUTTON_DATA
-from core.frontdesk import looks_like_image
-from core.idphoto.catalog import SuitOptions
+from core.imaging.idphoto.catalog import SuitOptions
 from core.ports import ChatRef, JobState, JobView
 from core.store import UserPrefs
+from core.studio import buttons
+from core.studio.buttons import OwnedButton
+from core.studio.commands import MAX_BUTTON_DATA
+from core.studio.frontdesk import looks_like_image
 
 # The longest ids the platforms hand out: Discord snowflakes have up to 20 digits.
 OWNER = "1" * 20

@@ -1,4 +1,4 @@
-"""Invariants of core.compositing on small synthetic images (seeded)."""
+"""Invariants of core.imaging.compositing on small synthetic images (seeded)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from core import compositing
+from core.imaging import compositing
 
 
 def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:

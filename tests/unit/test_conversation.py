@@ -12,11 +12,11 @@ import pytest
 import bots.chat_lines
 from bots.chat_lines import NO_FILE, UNKNOWN_LINE
 from core.blobs import input_key
-from core.commands import Upload
 from core.config import MB
 from core.errors import UserError
-from core.idphoto.catalog import SuitOptions, parse_suit_options
+from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.messages import t
+from core.studio.commands import Upload
 from tests.conversation import Conversation, jpeg
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.messages import t
 from core.ports import JobState
-from core.training import CONSENT_VERSION
+from core.studio.training import CONSENT_VERSION
 from tests.conversation import Conversation, jpeg
 
 

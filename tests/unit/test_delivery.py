@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import update
 
 from core.blobs import LocalBlobStore
-from core.commands import Buttons
-from core.delivery import Attachment, Deliverer, Undeliverable, failure_text
 from core.messages import t
 from core.ports import ChatRef, JobView
 from core.store import AttemptAction, JobStore, NewJob, migrate
 from core.store.models import Delivery, Job
+from core.studio.commands import Buttons
+from core.studio.delivery import Attachment, Deliverer, Undeliverable, failure_text
 
 EN = ChatRef(platform="telegram", user_id="1", chat_id="10", lang="en")
 KO = ChatRef(platform="telegram", user_id="2", chat_id="20", lang="ko")
@@ -358,7 +358,7 @@ def test_a_job_whose_result_is_a_sentence_is_answered_with_it(store: JobStore, b
 
 
 def test_training_progress_names_the_step_and_the_time_left(store: JobStore) -> None:
-    from core.delivery import progress_text
+    from core.studio.delivery import progress_text
 
     job_id = kind_job(store, "train", params={"options": {"steps": 800}})
     store.report_progress(job_id, "w", "train", 0.25, lease_s=60)
@@ -375,7 +375,7 @@ def test_training_progress_names_the_step_and_the_time_left(store: JobStore) -> 
 def test_a_result_made_with_the_users_identity_reports_its_likeness(
     store: JobStore, blobs: LocalBlobStore
 ) -> None:
-    from core.delivery import result_caption
+    from core.studio.delivery import result_caption
 
     job_id = running_job(store)
     blobs.put(f"results/{job_id}.png", b"png")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from bots.discord.tree import option_names
-from core.commands import command_table
 from core.messages import t
-from core.service import bootstrap
+from core.studio.commands import command_table
+from core.studio.service import bootstrap
 from tests.e2e.discord_harness import logged_in, make_settings, run
 from tests.e2e.discord_shapes import APP_ID, GUILD_ID
 from tests.e2e.fake_discord_api import FakeDiscordAPI

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings
-from core.service import Studio, bootstrap
+from core.studio.service import Studio, bootstrap
 from tests.e2e.discord_harness import (
     CHANNEL,
     USER,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from core.config import Settings
-from core.delivery import Deliverer
 from core.messages import t
 from core.ports import JobState
-from core.service import Studio, bootstrap
+from core.studio.delivery import Deliverer
+from core.studio.service import Studio, bootstrap
 from tests.e2e.discord_harness import (
     CHANNEL,
     OTHER_USER,

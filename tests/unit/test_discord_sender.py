@@ -15,10 +15,10 @@ from PIL import Image
 from bots.discord.app import AtelierClient
 from bots.discord.sender import fit_upload
 from core.blobs import extra_result_key, result_key
-from core.delivery import Deliverer, progress_text, result_caption
 from core.messages import t
 from core.ports import ChatRef
-from core.service import Studio, bootstrap
+from core.studio.delivery import Deliverer, progress_text, result_caption
+from core.studio.service import Studio, bootstrap
 from tests.e2e.discord_harness import (
     CHANNEL,
     USER,

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.base import Portrait
 from core.errors import UserError
-from core.idphoto.catalog import MM_PER_INCH, SuitOptions, catalog, parse_suit_options
-from core.idphoto.layout import LayoutLimits, plan_layout, solve_placement
-from core.idphoto.sheet import encode_png_at, print_sheet
+from core.imaging.backends.base import Portrait
+from core.imaging.idphoto.catalog import MM_PER_INCH, SuitOptions, catalog, parse_suit_options
+from core.imaging.idphoto.layout import LayoutLimits, plan_layout, solve_placement
+from core.imaging.idphoto.sheet import encode_png_at, print_sheet
 
 
 def test_every_format_has_consistent_rules_and_a_label() -> None:

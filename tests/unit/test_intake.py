@@ -19,7 +19,7 @@ from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
 from core.config import MB, IntakeSettings
 from core.errors import UserError
-from core.intake import (
+from core.imaging.intake import (
     MAX_JPEG_SCANS,
     CleanImage,
     aread_capped,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from core.commands import command_table
 from core.config import Settings
 from core.kinds import KINDS, QUEUES, JobKind
 from core.messages import LANGUAGES, MESSAGES
+from core.studio.commands import command_table
 from jobs.celery_app import create_app
 from jobs.tasks import register_tasks
 
@@ -63,8 +63,7 @@ def test_a_kind_a_user_starts_is_a_command_of_the_core(kind: JobKind) -> None:
 
 
 def test_the_worker_runtime_loads_nothing_of_the_chat_side() -> None:
-    chat_side = ["core.service", "core.frontdesk", "core.training", "core.buttons", "core.status"]
-    chat_side += ["core.messages", "core.delivery", "core.commands"]
+    chat_side = ["core.studio", "core.messages"]  # the chat-facing package, and its text catalogue
     code = (
         "import sys\n"
         "import jobs.runtime, jobs.tasks, jobs.celery_app\n"

@@ -16,12 +16,12 @@ from telegram.ext import CommandHandler
 from bots.chat_lines import parse_command
 from bots.discord.tree import build_tree, option_names
 from bots.telegram.app import COMMANDS, build_application
-from core.commands import CommandSpec, Help, OptionSpec, Press, command_table
 from core.config import Settings
-from core.idphoto.catalog import SuitOptions, parse_suit_options
+from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.messages import t
 from core.ports import ChatRef
-from core.service import Studio, bootstrap
+from core.studio.commands import CommandSpec, Help, OptionSpec, Press, command_table
+from core.studio.service import Studio, bootstrap
 
 TABLE = command_table()
 NAMES = [spec.name for spec in TABLE]

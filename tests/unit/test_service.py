@@ -14,10 +14,10 @@ from PIL import Image
 from core.blobs import input_key
 from core.config import Settings
 from core.errors import UserError
-from core.idphoto.catalog import SuitOptions, parse_suit_options
+from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.ports import ChatRef, JobState
-from core.service import Studio, bootstrap
 from core.store import Pending
+from core.studio.service import Studio, bootstrap
 from tests.fakes import MemoryQueue
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")

@@ -13,8 +13,8 @@ import pytest
 
 from bots.telegram.app import build_application
 from core.config import Settings
-from core.service import Studio, bootstrap
 from core.store import JobStore
+from core.studio.service import Studio, bootstrap
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes, refuse_network
 from tests.e2e.telegram_harness import (

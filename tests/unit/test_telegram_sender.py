@@ -18,9 +18,9 @@ from bots.telegram.ratelimit import ChatRateLimiter
 from bots.telegram.sender import TelegramResultSender, photo_for_telegram
 from core.blobs import result_key
 from core.config import MB, Settings, TelegramSettings
-from core.delivery import Deliverer, Undeliverable
 from core.ports import ChatRef, JobState, JobView
-from core.service import bootstrap
+from core.studio.delivery import Deliverer, Undeliverable
+from core.studio.service import bootstrap
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes, refuse_network
 from tests.e2e.telegram_harness import make_settings

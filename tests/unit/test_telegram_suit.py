@@ -9,8 +9,8 @@ import io
 from PIL import Image
 
 from core.config import Settings
-from core.idphoto.catalog import SuitOptions
-from core.service import Studio
+from core.imaging.idphoto.catalog import SuitOptions
+from core.studio.service import Studio
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes
 from tests.fakes import MemoryQueue

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.config import Settings
 from core.ports import ChatRef
-from core.service import Studio
+from core.studio.service import Studio
 from tests.e2e.fake_bot_api import FakeBotAPI
 from tests.e2e.offline import photo_bytes
 from tests.fakes import MemoryQueue

@@ -16,9 +16,9 @@ from core import identity
 from core.config import Settings
 from core.errors import UserError
 from core.ports import ChatRef, JobState
-from core.service import Studio, bootstrap
 from core.store import IdentityModelView, SelfieView
-from core.training import CONSENT_VERSION
+from core.studio.service import Studio, bootstrap
+from core.studio.training import CONSENT_VERSION
 from tests.fakes import MemoryQueue
 
 ALICE = ChatRef(platform="telegram", user_id="1001", chat_id="1001", lang="en")

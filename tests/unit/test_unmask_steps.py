@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backends.base import Box, Face, InpaintRequest
-from core.backends.offline import face_regions as fr
-from core.backends.offline.detector import MediaPipeFaceDetector
-from core.backends.offline.inpainter import ClassicalInpainter
-from core.backends.offline.mask_classifier import LandmarkMaskClassifier
-from core.backends.offline.segmenter import LandmarkGrabCutSegmenter
-from core.backends.offline.upscaler import LanczosUpscaler
 from core.config import ModelSettings
 from core.errors import UserError
+from core.imaging.backends.base import Box, Face, InpaintRequest
+from core.imaging.backends.offline import face_regions as fr
+from core.imaging.backends.offline.detector import MediaPipeFaceDetector
+from core.imaging.backends.offline.inpainter import ClassicalInpainter
+from core.imaging.backends.offline.mask_classifier import LandmarkMaskClassifier
+from core.imaging.backends.offline.segmenter import LandmarkGrabCutSegmenter
+from core.imaging.backends.offline.upscaler import LanczosUpscaler
+from core.imaging.pipelines.unmask import STAGES, UnmaskPipeline, build_unmask_pipeline
 from core.messages import t
-from core.pipelines.unmask import STAGES, UnmaskPipeline, build_unmask_pipeline
 
 
 @pytest.fixture(scope="module")

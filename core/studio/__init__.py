@@ -1,0 +1,2 @@
+"""The chat-facing studio: commands, the command desk, the job and identity desks, buttons, status texts and
+delivery."""

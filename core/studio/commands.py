@@ -1,0 +1,212 @@
+"""The platform-neutral command core's vocabulary: what a chat user asks (commands), what the studio answers
+(replies), and the table of commands every front end offers (``COMMANDS``).
+
+A front end turns its platform's update into one of these frozen command objects, awaits
+``Studio.handle(command)`` (``core.studio.frontdesk``) and renders the ``Reply`` in its own terms: a Telegram
+message with an inline keyboard, a Discord interaction response with a view, a console line. Photos travel as
+``Upload``s that are fetched only after the core has checked their declared size and type, so a front end
+never downloads a file the core would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.ports import ChatRef
+
+# --- inputs ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upload:
+    """A photo attached to a command, not downloaded yet."""
+
+    # Downloads the file, reading at most the given number of bytes (``UserError("intake.too_large")``
+    # beyond it: an announced size can lie).
+    fetch: Callable[[int], Awaitable[bytes]]
+    size: int | None = None  # as the platform announced it
+    content_type: str | None = None
+    filename: str | None = None
+    limit: int | None = None  # the platform's own cap for this file (Discord: the interaction's limit)
+    message_id: str | None = None  # the platform message that carried it: results reply to it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    chat: ChatRef
+    # Idempotency: the platform's id of the update ("tg:<update id>", "dc:<interaction id>"). A redelivered
+    # update makes no second job and gets no second reply.
+    key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Start(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Help(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unmask(Command):
+    photo: Upload | None = None  # None: wait for the photo in a later message
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suit(Command):
+    photo: Upload | None = None  # None: show the option buttons and wait for the photo
+    words: tuple[str, ...] = ()  # options as words, in any order: "charcoal", "no-tie", "3x4", "grey"
+    exemplar: Upload | None = None  # a picture of the suit to follow
+
+
+@dataclass(frozen=True, kw_only=True)
+class Photo(Command):
+    """A photo sent with no command: a selfie while /train collects, the photo a pending /unmask or /suit
+    waits for, or (in a private chat) a question back."""
+
+    photo: Upload
+    private: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Train(Command):
+    """/train: the consent question, or (consented) open the upload and take ``photos`` as selfies."""
+
+    photos: tuple[Upload, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Done(Command):
+    """Finish sending selfies and queue the training."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancel(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Forget(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Press(Command):
+    """A button of ours was pressed; ``data`` is the ``Button.data`` it carried."""
+
+    data: str
+
+
+# --- replies -----------------------------------------------------------------------------------------------
+
+ButtonStyle = Literal["primary", "secondary", "danger"]
+# Telegram allows 64 bytes of callback data, Discord 100 characters of custom id.
+MAX_BUTTON_DATA = 64
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    # "<area>:<owner user id>:<choice>...": the owner is checked by the core, so a button answers only the
+    # member it was made for, on every platform.
+    data: str
+    style: ButtonStyle = "secondary"
+
+
+Buttons = tuple[tuple[Button, ...], ...]  # rows
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the core answers to one command."""
+
+    text: str = ""
+    buttons: Buttons = ()
+    # A user error: shown only to the requester where the platform can (Discord: ephemeral).
+    error: bool = False
+    # For a button press: replace the message the button is on (else answer with a new message).
+    replace: bool = False
+    # A job status message ("Queued (position 2)"): once sent, the front end reports the message's id with
+    # ``Studio.set_status_message(job_id, id)`` so progress edits it.
+    job_id: str | None = None
+    # The platform message to answer (the photo's), where the platform threads replies.
+    reply_to: str | None = None
+    # Jobs this reply started without a status message of their own (the selfies of one /train): their
+    # verdicts answer the same conversation, where the platform can thread them (Discord: followups).
+    answers: tuple[str, ...] = ()
+
+    @property
+    def silent(self) -> bool:
+        """Nothing to say (a redelivered update, a selfie inside an album): send nothing."""
+        return not self.text
+
+
+SILENT = Reply()
+
+
+# --- the command table -------------------------------------------------------------------------------------
+
+OptionKind = Literal["attachment", "choice"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    kind: OptionKind
+    required: bool = False
+    choices: tuple[str, ...] = ()  # for "choice": the words the core's parser accepts
+    repeat: int = 1  # attachments: how many one command takes (photo, photo2, ... photoN)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command every front end offers; its description is ``cmd.<name>`` in the catalogue."""
+
+    name: str
+    options: tuple[OptionSpec, ...] = field(default=())
+
+
+def _suit_options() -> tuple[OptionSpec, ...]:
+    from core.imaging.idphoto.catalog import catalog
+
+    c = catalog()
+    return (
+        OptionSpec("photo", "attachment", required=True),
+        OptionSpec("style", "choice", choices=tuple(c.styles)),
+        OptionSpec("look", "choice", choices=("tie", "no-tie", "women")),
+        OptionSpec("background", "choice", choices=tuple(c.backgrounds)),
+        OptionSpec("format", "choice", choices=tuple(c.formats)),
+        OptionSpec("example", "attachment"),
+    )
+
+
+# Telegram adds the platform's own /start; everything else is here, once.
+MAX_SELFIES_PER_COMMAND = 10
+
+
+def command_table() -> tuple[CommandSpec, ...]:
+    return (
+        CommandSpec("unmask", (OptionSpec("photo", "attachment", required=True),)),
+        CommandSpec("suit", _suit_options()),
+        CommandSpec("train", (OptionSpec("photo", "attachment", repeat=MAX_SELFIES_PER_COMMAND),)),
+        CommandSpec("done"),
+        CommandSpec("status"),
+        CommandSpec("cancel"),
+        CommandSpec("settings"),
+        CommandSpec("forget"),
+        CommandSpec("help"),
+    )

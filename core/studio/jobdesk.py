@@ -1,0 +1,251 @@
+"""The job desk: submit work, remember pending commands, read and cancel jobs.
+
+Methods are synchronous and short (database, blob store, one broker publish); async front ends call them with
+``asyncio.to_thread``. The order inside ``submit`` is the reliability contract: clean the image, store
+it, write the job row (``queued``) and only then enqueue. A crash before the enqueue leaves a queued row that
+never runs but loses nothing the user was told about; a crash after it leaves a job the worker will run.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from core.blobs import extra_input_key, extra_result_key, input_key
+from core.config import Settings
+from core.errors import UserError
+from core.imaging.idphoto.catalog import SuitOptions
+from core.imaging.intake import intake_image
+from core.kinds import KINDS, queue_of
+from core.ports import BlobStore, ChatRef, JobQueue, JobView
+from core.store import JobNotFound, JobStore, NewJob, Pending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    position: (
+        int  # 1 = next to run; counted from the DB (queued/running jobs on the same queue created earlier)
+    )
+    duplicate: bool  # True when update_key was seen before: no new job, do not reply again
+
+
+class JobDesk:
+    """Submitting and tracking jobs: every kind goes in through ``submit`` or ``queue_job``."""
+
+    def __init__(self, settings: Settings, store: JobStore, blobs: BlobStore, queue: JobQueue) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.queue = queue
+
+    def submit_unmask(
+        self,
+        chat: ChatRef,
+        image_bytes: bytes,
+        *,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """Raises ``UserError`` for a photo we refuse (intake) and ``UserError("error.busy")`` when the queue
+        cannot take the job now."""
+        return self.submit("unmask", chat, image_bytes, {}, {}, update_key, reply_to_message_id)
+
+    def submit_suit(
+        self,
+        chat: ChatRef,
+        image_bytes: bytes,
+        options: SuitOptions,
+        *,
+        exemplar_bytes: bytes | None = None,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """A /suit job with the user's options and, optionally, a picture of the suit to follow. Both images
+        go through intake; errors as for ``submit_unmask``."""
+        extras = {} if exemplar_bytes is None else {"exemplar": exemplar_bytes}
+        return self.submit(
+            "suit", chat, image_bytes, options.checked().as_params(), extras, update_key, reply_to_message_id
+        )
+
+    def submit(
+        self,
+        kind: str,
+        chat: ChatRef,
+        image_bytes: bytes,
+        options: dict[str, Any],
+        extra_images: dict[str, bytes],
+        update_key: str | None,
+        reply_to_message_id: str | None,
+    ) -> Submitted:
+        seen = self.seen(update_key)
+        if seen is not None:
+            return seen
+        clean = intake_image(image_bytes, self.settings.intake)
+        extras = {name: intake_image(data, self.settings.intake) for name, data in extra_images.items()}
+        job_id = uuid.uuid4().hex
+        keys = {name: extra_input_key(job_id, name) for name in extras}
+        self.blobs.put(input_key(job_id), clean.data)
+        for name, image in extras.items():
+            self.blobs.put(keys[name], image.data)
+        params = {"source_format": clean.source_format, "width": clean.width, "height": clean.height}
+        return self.queue_job(
+            NewJob(
+                id=job_id,
+                kind=kind,
+                queue=queue_of(kind),
+                chat=chat,
+                input_key=input_key(job_id),
+                params=params | {"options": options, "inputs": keys},
+                update_key=update_key,
+                reply_to_message_id=reply_to_message_id,
+            )
+        )
+
+    def seen(self, update_key: str | None) -> Submitted | None:
+        """The job an earlier copy of this chat update made, if any."""
+        seen = None if update_key is None else self.store.job_by_update_key(update_key)
+        return (
+            None if seen is None else Submitted(seen.id, self.store.queue_position(seen.id), duplicate=True)
+        )
+
+    def queue_job(self, job: NewJob) -> Submitted:
+        """Write the job row, then enqueue (see the module docstring for why in this order)."""
+        chat, job_id = job.chat, job.id
+        self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
+        if not self.store.create_job(job):
+            # The same update raced in twice; the other copy made the job.
+            keys = [job.input_key, *(job.params.get("inputs") or {}).values()]
+            for key in filter(None, keys):
+                self.blobs.delete(key)
+            seen = self.seen(job.update_key)
+            assert seen is not None
+            return seen
+        position = self.store.queue_position(job_id)  # before enqueueing: a fast worker may start it at once
+        try:
+            self.queue.enqueue(job_id, job.queue, job.kind)
+        except Exception:
+            log.exception("could not enqueue job %s", job_id)
+            self.store.reject_queued(job_id, "error.busy")
+            raise UserError("error.busy") from None
+        log.info("job %s queued (%s, position %d)", job_id, job.kind, position)
+        return Submitted(job_id, position, duplicate=False)
+
+    def set_status_message(self, job_id: str, message_id: str) -> None:
+        """The "Queued (position N)" message the Deliverer edits with progress."""
+        self.store.set_status_message(job_id, message_id)
+
+    def expect_photo(self, chat: ChatRef, command: str, options: dict[str, Any] | None = None) -> None:
+        """Remember "/unmask now, the photo in a later message" (with the command's options) for the TTL in
+        the settings."""
+        ttl = self.settings.studio.pending_command_ttl_s
+        self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl, options)
+
+    def take_expected(self, chat: ChatRef) -> Pending | None:
+        """The pending command for this chat member, if any and not expired; clears it."""
+        return self.store.take_command(chat.platform, chat.chat_id, chat.user_id)
+
+    def change_expected(self, chat: ChatRef, command: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change the options of this member's pending ``command`` (buttons under "now send the photo");
+        ``None`` when it is no longer pending."""
+        return self.store.update_pending_params(chat.platform, chat.chat_id, chat.user_id, command, changes)
+
+    def job(self, job_id: str) -> JobView:
+        """Raises ``core.store.JobNotFound`` for an unknown id."""
+        return self.store.get(job_id)
+
+    def position(self, job_id: str) -> int:
+        """Current queue position (0 once the job is no longer waiting)."""
+        return self.store.queue_position(job_id)
+
+    def active_jobs(self, chat: ChatRef) -> list[JobView]:
+        """This user's queued and running jobs, newest first."""
+        return self.store.jobs_for_user(chat.platform, chat.user_id)
+
+    def enqueue_waiting(self) -> int:
+        """Hand every queued job to the queue again. A one-machine deployment calls this at start-up: a
+        message accepted in the last second before a crash may be missing from the broker's append-only
+        file, while the job row is durable. Duplicates are harmless (tasks are idempotent and leased)."""
+        waiting = self.store.waiting()
+        for job in waiting:
+            self.queue.enqueue(job.id, job.queue, job.kind)
+        return len(waiting)
+
+    def blob_keys(self, job: JobView) -> list[str]:
+        """Every blob key a job may have read or written."""
+        keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
+        keys += [extra_result_key(job.id, name) for name in KINDS[job.kind].extra_results]
+        return [key for key in keys if key]
+
+    def own_job(self, chat: ChatRef, job_id: str) -> JobView:
+        """The job ``job_id`` when it belongs to this member; ``UserError`` otherwise (a button pressed on
+        someone else's job, a job deleted by /forget)."""
+        try:
+            job = self.store.get(job_id)
+        except JobNotFound:
+            raise UserError("job.gone") from None
+        if (job.chat.platform, job.chat.user_id) != (chat.platform, chat.user_id):
+            raise UserError("button.not_yours")
+        return job
+
+    def retry(self, chat: ChatRef, job_id: str, *, update_key: str | None = None) -> Submitted:
+        """Paint a finished job of a retryable kind (/unmask, /suit) again with a new random seed: a new job
+        on copies of the original inputs (the old job and its result stay as they are)."""
+        seen = self.seen(update_key)
+        if seen is not None:
+            return seen
+        job = self.own_job(chat, job_id)
+        inputs = {"": job.input_key, **(job.params.get("inputs") or {})}
+        if not KINDS[job.kind].retryable or not all(self.blobs.exists(key) for key in inputs.values()):
+            raise UserError("job.gone")
+        new_id = uuid.uuid4().hex
+        keys = {name: extra_input_key(new_id, name) for name in inputs if name}
+        for name, key in inputs.items():
+            self.blobs.put(keys[name] if name else input_key(new_id), self.blobs.get(key))
+        options = dict(job.params.get("options") or {}) | {"seed": secrets.randbelow(2**31)}
+        return self.queue_job(
+            NewJob(
+                id=new_id,
+                kind=job.kind,
+                queue=job.queue,
+                chat=chat,
+                input_key=input_key(new_id),
+                params=job.params | {"options": options, "inputs": keys},
+                update_key=update_key,
+                reply_to_message_id=job.reply_to_message_id,
+            )
+        )
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job; ``False`` when it had already finished. A running attempt stops
+        at its next progress report. The caller tells the user; the Deliverer does not."""
+        return self.store.cancel(job_id)
+
+    def cancel_active(self, chat: ChatRef) -> list[JobView]:
+        """Cancel every queued or running job of this user; the ones that were cancelled."""
+        cancelled = [
+            job for job in self.store.jobs_for_user(chat.platform, chat.user_id) if self.cancel(job.id)
+        ]
+        self.discard_queued([job.id for job in cancelled])
+        return cancelled
+
+    def discard_queued(self, job_ids: list[str]) -> None:
+        discard = getattr(self.queue, "discard", None)
+        if discard is None or not job_ids:
+            return
+        try:
+            discard(job_ids)
+        except Exception:  # the jobs are cancelled in the database: a worker that gets one skips it
+            log.warning("could not remove %d cancelled job(s) from the broker", len(job_ids), exc_info=True)
+
+
+class UnconfiguredQueue:
+    """Stands in when ``bootstrap`` gets no queue: core cannot build the Celery adapter itself."""
+
+    def enqueue(self, job_id: str, queue: str, kind: str) -> None:
+        raise RuntimeError("no job queue configured: pass bootstrap(queue=jobs.queue.CeleryJobQueue(...))")
