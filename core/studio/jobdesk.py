@@ -83,6 +83,10 @@ class JobDesk:
         update_key: str | None,
         reply_to_message_id: str | None,
     ) -> Submitted:
+        """A job of ``kind`` on the user's photo and the named ``extra_images`` its kind takes."""
+        unknown = set(extra_images) - set(KINDS[kind].extra_inputs)
+        if unknown:
+            raise ValueError(f"a {kind} job takes no {sorted(unknown)} (core/kinds.py)")
         seen = self.seen(update_key)
         if seen is not None:
             return seen

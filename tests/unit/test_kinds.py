@@ -14,6 +14,7 @@ from celery import Celery
 from core.config import Settings
 from core.kinds import KINDS, QUEUES, JobKind
 from core.messages import LANGUAGES, MESSAGES
+from core.ports import ChatRef
 from core.studio.commands import command_table
 from jobs.celery_app import create_app
 from jobs.tasks import register_tasks
@@ -71,3 +72,21 @@ def test_the_worker_runtime_loads_nothing_of_the_chat_side() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_a_job_takes_only_the_extra_images_its_kind_declares(tmp_path: Path) -> None:
+    from core.studio.service import bootstrap
+    from tests.e2e.offline import photo_bytes
+    from tests.fakes import MemoryQueue
+
+    queue = MemoryQueue()
+    studio = bootstrap(Settings(data_dir=tmp_path / "data"), queue=queue)
+    chat = ChatRef(platform="console", user_id="u1", chat_id="c1", lang="en")
+    try:
+        with pytest.raises(ValueError, match="exemplar"):
+            studio.submit("unmask", chat, photo_bytes(), {}, {"exemplar": photo_bytes()}, None, None)
+        assert queue.enqueued == [] and studio.active_jobs(chat) == []
+        studio.submit("suit", chat, photo_bytes(), {}, {"exemplar": photo_bytes()}, None, None)
+        assert queue.kinds() == ["suit"]
+    finally:
+        studio.store.close()
