@@ -169,9 +169,12 @@ class TelegramHandlers:
         )
 
     def _chat(self, update: Update) -> ChatRef:
-        user, chat = update.effective_user, update.effective_chat
-        assert user is not None and chat is not None, "routed updates always come from a user in a chat"
-        return ChatRef("telegram", str(user.id), str(chat.id), self._lang(update))
+        """Who is asking, in which chat. A message sent on behalf of a chat (an anonymous group admin, a post
+        "as a channel") comes from a stand-in user that Telegram shares with every such sender everywhere: the
+        chat it speaks for is the sender then (chat ids are negative, so they never meet a user id)."""
+        sender, chat = update.effective_sender, update.effective_chat
+        assert sender is not None and chat is not None, "routed updates always come from a sender in a chat"
+        return ChatRef("telegram", str(sender.id), str(chat.id), self._lang(update))
 
     def _lang(self, update: Update) -> str:
         code = update.effective_user.language_code if update.effective_user else None

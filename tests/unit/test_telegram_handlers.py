@@ -13,6 +13,7 @@ import pytest
 
 from bots.telegram.app import build_application
 from core.config import Settings
+from core.ports import ChatRef
 from core.store import JobStore
 from core.studio.service import Studio, bootstrap
 from tests.e2e.fake_bot_api import FakeBotAPI
@@ -262,3 +263,32 @@ def test_the_bot_needs_a_token(tmp_path: Path, studio: Studio) -> None:
     settings.telegram.token = None
     with pytest.raises(ValueError, match="token"):
         build_application(settings, studio)
+
+
+# Telegram's stand-ins for senders it hides: every anonymous group admin, and everyone who posts as a channel.
+GROUP_ANONYMOUS_BOT, CHANNEL_BOT = 1087968824, 136817688
+
+
+def _as_hidden_sender(message: dict, stand_in: int, sender_chat: dict) -> dict:
+    message["from"] = {"id": stand_in, "is_bot": True, "first_name": "Group"}
+    message["sender_chat"] = sender_chat
+    return message
+
+
+def test_hidden_senders_in_different_chats_are_different_users(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
+) -> None:
+    """Telegram gives every anonymous admin (and every post "as a channel") the same stand-in user: the
+    chat they speak for is who they are, never the stand-in shared with strangers elsewhere."""
+    senders = []
+    for group, stand_in, sender_chat in (
+        (-1001, GROUP_ANONYMOUS_BOT, {"id": -1001, "type": "supergroup", "title": "A"}),
+        (-1002, GROUP_ANONYMOUS_BOT, {"id": -1002, "type": "supergroup", "title": "B"}),
+        (-1002, CHANNEL_BOT, {"id": -1003, "type": "channel", "title": "C"}),
+    ):
+        photo = api.photo_message(group, photo_bytes(), caption="/unmask")
+        photo["chat"] = {"id": group, "type": "supergroup", "title": "group"}
+        run(studio, settings, api.update_of(_as_hidden_sender(photo, stand_in, sender_chat)))
+        senders.append(studio.job(queue.enqueued[-1][0]).chat.user_id)
+    assert senders == ["-1001", "-1002", "-1003"]
+    assert studio.active_jobs(ChatRef("telegram", str(GROUP_ANONYMOUS_BOT), "-1001", "en")) == []
