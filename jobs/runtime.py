@@ -39,7 +39,7 @@ from core.imaging.idphoto.sheet import encode_png_at
 from core.imaging.intake import encode_png
 from core.imaging.pipelines.jobio import JobInputs, JobRunner
 from core.kinds import KINDS
-from core.ports import JobView
+from core.ports import JobState, JobView
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url
 from jobs.celery_app import hard_time_limit
@@ -242,7 +242,21 @@ def execute(job_id: str) -> Outcome:
     if ctx.store.mark_done(job_id, written, written_mask, result):
         log.info("job %s done", job_id)
         ctx.events.publish(job_id, "done")
+    elif written is not None and _abandoned(ctx, job_id):
+        # Cancelled or forgotten during the last stage, after the last check: what this attempt wrote
+        # belongs to no job any more.
+        for key in (rkey, mkey, *(extra_result_key(job_id, name) for name in KINDS[job.kind].extra_results)):
+            ctx.blobs.delete(key)
+        log.info("job %s was cancelled or deleted while it finished; its result is discarded", job_id)
     return Outcome(AttemptAction.RUN)
+
+
+def _abandoned(ctx: WorkerContext, job_id: str) -> bool:
+    """No job will ever point at this job's results: its row is gone, or ended some other way than done."""
+    try:
+        return ctx.store.get(job_id).state is not JobState.DONE
+    except JobNotFound:
+        return True
 
 
 def fail_timed_out(job_id: str) -> None:

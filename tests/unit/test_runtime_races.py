@@ -1,0 +1,77 @@
+"""A job cancelled, or its user forgotten, while its last stage runs: the result written after the last
+cancellation check must not outlive the job (the worker runtime in this process, a real Redis for its events,
+the real job store and blob store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.config import Settings
+from core.imaging.pipelines.jobio import JobInputs, JobOutputs
+from core.imaging.pipelines.progress import ProgressCallback
+from core.ports import ChatRef, JobState
+from core.store import JobNotFound
+from core.studio.service import Studio, bootstrap
+from jobs import runtime
+from tests.e2e.offline import photo_bytes
+from tests.fakes import MemoryQueue
+
+CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="en")
+
+
+class LastStage:
+    """A pipeline whose last stage runs ``meanwhile`` (what the user does at that moment) after the last
+    progress report, then returns its result."""
+
+    def __init__(self, meanwhile: Callable[[], None]) -> None:
+        self.meanwhile = meanwhile
+
+    def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
+        assert progress is not None
+        progress("inpaint", 0.9)  # the last cancellation check: the job is still wanted here
+        self.meanwhile()
+        return JobOutputs(inputs.image, Image.new("L", inputs.image.size, 255))
+
+
+@pytest.fixture
+def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
+    settings = Settings(data_dir=tmp_path / "data", redis_url="redis://127.0.0.1:6379/7")
+    studio = bootstrap(settings, queue=MemoryQueue())
+    monkeypatch.setattr(runtime, "_settings", settings)
+    monkeypatch.setattr(runtime, "_context", None)
+    monkeypatch.setattr(runtime, "_registered", {})
+    yield studio
+    if runtime._context is not None:
+        runtime._context.store.close()
+    studio.store.close()
+
+
+def run_with(studio: Studio, job_id: str, meanwhile: Callable[[], None]) -> None:
+    runtime.register_pipeline("unmask", lambda _settings: LastStage(meanwhile))
+    runtime.execute(job_id)
+
+
+def test_a_result_written_after_its_job_was_cancelled_is_not_kept(studio: Studio) -> None:
+    job_id = studio.submit_unmask(CHAT, photo_bytes()).job_id
+    run_with(studio, job_id, lambda: studio.cancel(job_id))
+    assert studio.job(job_id).state is JobState.CANCELLED
+    assert studio.blobs.keys("results/") == []
+
+
+def test_a_result_written_after_its_user_was_forgotten_is_not_kept(studio: Studio) -> None:
+    job_id = studio.submit_unmask(CHAT, photo_bytes()).job_id
+    run_with(studio, job_id, lambda: studio.identities.forget(CHAT))
+    with pytest.raises(JobNotFound):
+        studio.job(job_id)
+    assert studio.blobs.keys("results/") == [] and studio.blobs.keys("inputs/") == []
+
+
+def test_a_finished_job_keeps_its_result(studio: Studio) -> None:
+    job_id = studio.submit_unmask(CHAT, photo_bytes()).job_id
+    run_with(studio, job_id, lambda: None)
+    job = studio.job(job_id)
+    assert job.state is JobState.DONE and job.result_key and studio.blobs.exists(job.result_key)
