@@ -39,13 +39,15 @@ class JobQueries:
         return job_view(row) if row is not None else None
 
     def jobs_for_user(
-        self, platform: str, user_id: str, *, active_only: bool = True, limit: int = 10
+        self, platform: str, user_id: str, *, active_only: bool = True, limit: int | None = None
     ) -> list[JobView]:
+        """The user's jobs, newest first: every one of them unless ``limit`` says how many to show."""
         query = select(_jobs).where(_jobs.c.platform == platform, _jobs.c.user_id == user_id)
         if active_only:
             query = query.where(_jobs.c.state.in_(ACTIVE_STATES))
+        query = query.order_by(_jobs.c.created_at.desc())
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(_jobs.c.created_at.desc()).limit(limit)).all()
+            rows = conn.execute(query if limit is None else query.limit(limit)).all()
         return [job_view(row) for row in rows]
 
     def waiting(self, limit: int = 1000) -> list[JobView]:

@@ -31,6 +31,8 @@ from core.studio.training import IdentityDesk, TrainingState
 
 T = TypeVar("T")
 UNMASK, SUIT = "/unmask", "/suit"
+# /status lists this many of a user's newest active jobs.
+STATUS_JOBS = 10
 # Documents that are obviously not photos are refused before download; the rest is sniffed by intake.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp"}
 UNKNOWN_MIME_TYPES = {"", "application/octet-stream"}
@@ -196,7 +198,7 @@ class FrontDesk:
     async def _status(self, command: commands.Status) -> Reply:
         chat = command.chat
         state = await self._call(self.identities.training_state, chat)
-        jobs = await self._call(self.jobs.active_jobs, chat)
+        jobs = await self._call(self.jobs.active_jobs, chat, STATUS_JOBS)
         positions = {job.id: await self._call(self.jobs.position, job.id) for job in jobs}
         return Reply(status_text(jobs, positions, state, self.settings.train, chat.lang))
 

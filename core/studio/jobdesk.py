@@ -167,9 +167,9 @@ class JobDesk:
         """Current queue position (0 once the job is no longer waiting)."""
         return self.store.queue_position(job_id)
 
-    def active_jobs(self, chat: ChatRef) -> list[JobView]:
-        """This user's queued and running jobs, newest first."""
-        return self.store.jobs_for_user(chat.platform, chat.user_id)
+    def active_jobs(self, chat: ChatRef, limit: int | None = None) -> list[JobView]:
+        """This user's queued and running jobs, newest first (the ``limit`` newest when given)."""
+        return self.store.jobs_for_user(chat.platform, chat.user_id, limit=limit)
 
     def enqueue_waiting(self) -> int:
         """Hand every queued job to the queue again. A one-machine deployment calls this at start-up: a

@@ -232,3 +232,18 @@ def test_forget_leaves_nothing_of_the_user_and_everything_of_others(
     assert studio.store.selfie_count("telegram", BOB.user_id) == 3
     assert not studio.identities.training_state(ALICE).consented
     assert studio.identities.training_state(BOB).consented
+
+
+def test_cancel_and_the_training_check_see_every_active_job(studio: Studio, queue: MemoryQueue) -> None:
+    """More active jobs than a status page shows: /cancel still cancels them all, and a training queued
+    behind them still counts as the user's one training."""
+    studio.identities.accept_consent(ALICE)
+    accept_selfies(studio, ALICE, 3)
+    training = studio.identities.start_training(ALICE).job_id
+    unmasks = [studio.submit_unmask(ALICE, photo()).job_id for _ in range(12)]
+    with pytest.raises(UserError) as again:
+        studio.identities.begin_training(ALICE)
+    assert again.value.key == "train.already_training"
+    cancelled = studio.cancel_active(ALICE)
+    assert {job.id for job in cancelled} == {training, *unmasks}
+    assert set(queue.discarded) == {training, *unmasks}
