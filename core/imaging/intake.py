@@ -278,13 +278,31 @@ def _pixel_ceiling(limits: IntakeSettings) -> int:
 
 
 def _declared_pixels(data: bytes, source_format: str) -> int | None:
-    """The header's pixel count, read by the format's own plugin without Image.open's bomb check."""
+    """The header's pixel count, read by the format's own plugin without Image.open's bomb check (the WebP
+    plugin checks by itself: its header is read here)."""
+    if source_format == "webp":
+        return _webp_pixels(data)
     factory = Image.OPEN[ALLOWED_FORMATS[source_format]][0]
     try:
         width, height = factory(io.BytesIO(data), "").size
     except _MALFORMED:
         return None
     return width * height
+
+
+def _webp_pixels(data: bytes) -> int | None:
+    """The canvas a WebP declares: in its extended header (VP8X), else in its lossy (VP8) or lossless
+    (VP8L) picture header."""
+    chunk, body = data[12:16], data[20:]
+    if chunk == b"VP8X" and len(body) >= 10:
+        return (int.from_bytes(body[4:7], "little") + 1) * (int.from_bytes(body[7:10], "little") + 1)
+    if chunk == b"VP8 " and len(body) >= 10:
+        width, height = struct.unpack_from("<HH", body, 6)
+        return (width & 0x3FFF) * (height & 0x3FFF)
+    if chunk == b"VP8L" and len(body) >= 5:
+        bits = int.from_bytes(body[1:5], "little")
+        return ((bits & 0x3FFF) + 1) * (((bits >> 14) & 0x3FFF) + 1)
+    return None
 
 
 def _too_large(size: int, max_bytes: int) -> UserError:

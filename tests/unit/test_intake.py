@@ -143,6 +143,13 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def webp_declaring(width: int, height: int) -> bytes:
+    """38 bytes: a WebP whose extended header (VP8X) declares the canvas, and an empty picture."""
+    canvas = bytes([0x10, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = b"WEBP" + b"VP8X" + struct.pack("<I", len(canvas)) + canvas + b"VP8L" + struct.pack("<I", 0)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def scan_bomb() -> bytes:
     """A progressive JPEG whose last scan is repeated far past anything a camera writes."""
     data = encode(photo(), "JPEG", progressive=True)
@@ -267,8 +274,9 @@ def test_a_jpeg_scan_bomb_is_refused_before_decoding() -> None:
         (raw_png(10_000, 10_000), 100),  # between Pillow's warning and error thresholds: the warning
         (raw_png(8_000, 6_000), 48),  # under Pillow's thresholds, over ours
         (jpeg_declaring(60_000, 60_000), 3600),
+        (webp_declaring(16_383, 16_383), 268.5),  # the WebP plugin itself refuses it, past Pillow's ceiling
     ],
-    ids=["png-900MP", "png-100MP", "png-48MP", "jpeg-3600MP"],
+    ids=["png-900MP", "png-100MP", "png-48MP", "jpeg-3600MP", "webp-268MP"],
 )
 def test_decompression_bombs_are_refused_from_the_header(data: bytes, megapixels: int) -> None:
     filters_before, ceiling_before = list(warnings.filters), Image.MAX_IMAGE_PIXELS
@@ -513,3 +521,12 @@ def test_mutated_files_give_a_user_error_or_a_clean_image_never_a_crash() -> Non
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     # The mutations must exercise both sides, or the test proves nothing.
     assert outcomes.get("ok", 0) > 40 and outcomes.get("intake.corrupt", 0) > 40, outcomes
+
+
+@pytest.mark.parametrize("lossless", [False, True], ids=["VP8", "VP8L"])
+def test_a_webp_header_is_read_as_pillow_reads_it(lossless: bool) -> None:
+    from core.imaging.intake import _webp_pixels
+
+    data = encode(Image.new("RGB", (321, 123), GREY), "WEBP", lossless=lossless)
+    assert data[12:16] == (b"VP8L" if lossless else b"VP8 ")
+    assert _webp_pixels(data) == 321 * 123
