@@ -48,7 +48,7 @@ class TelegramHandlers:
 
     async def unmask_command(self, update: Update, context: Context) -> None:
         """``/unmask`` as text: a reply to a photo processes that photo; otherwise wait for the next one."""
-        photo = self._upload(context, _message(update).reply_to_message)
+        photo = self._replied(context, update)
         await self._run(update, commands.Unmask(chat=self._chat(update), photo=photo, key=_key(update)))
 
     async def unmask_media(self, update: Update, context: Context) -> None:
@@ -59,7 +59,7 @@ class TelegramHandlers:
     async def suit_command(self, update: Update, context: Context) -> None:
         """``/suit [options]`` as text: a reply to a photo processes it; otherwise show the option buttons
         and wait for the photo."""
-        photo = self._upload(context, _message(update).reply_to_message)
+        photo = self._replied(context, update)
         command = commands.Suit(
             chat=self._chat(update), photo=photo, words=tuple(context.args or ()), key=_key(update)
         )
@@ -70,7 +70,7 @@ class TelegramHandlers:
         is the portrait and this one the suit to follow."""
         message = _message(update)
         words = tuple((message.caption or "").split()[1:])
-        portrait = self._upload(context, message.reply_to_message)
+        portrait = self._replied(context, update)
         this = self._upload(context, message)
         photo, exemplar = (portrait, this) if portrait is not None else (this, None)
         command = commands.Suit(
@@ -149,7 +149,13 @@ class TelegramHandlers:
         if reply.job_id is not None:  # the status message the Deliverer edits with progress
             await asyncio.to_thread(self.studio.set_status_message, reply.job_id, str(sent.message_id))
 
-    def _upload(self, context: Context, message: Message | None) -> Upload | None:
+    def _replied(self, context: Context, update: Update) -> Upload | None:
+        """The photo of the message this command replies to; in a group, with who sent it (in a private chat
+        it is the user's own, or the bot's answer to them)."""
+        message = _message(update)
+        return self._upload(context, message.reply_to_message, replied=message.chat.type != "private")
+
+    def _upload(self, context: Context, message: Message | None, *, replied: bool = False) -> Upload | None:
         media = None if message is None else image_of(message)
         if message is None or media is None:
             return None
@@ -166,6 +172,7 @@ class TelegramHandlers:
             filename=document.file_name if document else None,
             limit=self.settings.telegram.max_download_bytes,
             message_id=str(message.message_id),
+            sender_id=_sender_id(message) if replied else None,
         )
 
     def _chat(self, update: Update) -> ChatRef:
@@ -179,6 +186,12 @@ class TelegramHandlers:
     def _lang(self, update: Update) -> str:
         code = update.effective_user.language_code if update.effective_user else None
         return normalize_language(code, self.settings.default_language)
+
+
+def _sender_id(message: Message) -> str | None:
+    """Who sent ``message``, as ``Handlers._chat`` names users: the chat it was sent on behalf of, if any."""
+    sender = message.sender_chat or message.from_user
+    return None if sender is None else str(sender.id)
 
 
 def image_of(message: Message) -> PhotoSize | Document | None:

@@ -31,6 +31,8 @@ class Upload:
     filename: str | None = None
     limit: int | None = None  # the platform's own cap for this file (Discord: the interaction's limit)
     message_id: str | None = None  # the platform message that carried it: results reply to it
+    # Who sent it (a ``ChatRef.user_id``), when it came in an earlier message the command replies to.
+    sender_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

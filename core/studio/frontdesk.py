@@ -73,6 +73,14 @@ class FrontDesk:
         check_declared_size(upload.size, cap)
         return await upload.fetch(cap)
 
+    async def fetch_own(self, chat: ChatRef, upload: Upload) -> bytes:
+        """As ``fetch``, for a photo whose face is processed: it must be the requester's own. In a group,
+        replying to another member's photo would process their face under the replier's account, where
+        they could not ``/forget`` it."""
+        if upload.sender_id is not None and upload.sender_id != chat.user_id:
+            raise UserError("photo.not_yours")
+        return await self.fetch(upload)
+
     async def _queued(self, submitted: Submitted, chat: ChatRef, key: str = "job.queued") -> Reply:
         if submitted.duplicate:  # the platform delivered this update before: the first copy answered
             return SILENT
@@ -112,7 +120,7 @@ class FrontDesk:
         return await self._submit_unmask(chat, command.photo, command.key)
 
     async def _submit_unmask(self, chat: ChatRef, photo: Upload, key: str | None) -> Reply:
-        data = await self.fetch(photo)
+        data = await self.fetch_own(chat, photo)
         submitted = await self._call(
             self.jobs.submit_unmask, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )
@@ -129,7 +137,7 @@ class FrontDesk:
     async def _submit_suit(
         self, chat: ChatRef, photo: Upload, options: SuitOptions, exemplar: Upload | None, key: str | None
     ) -> Reply:
-        data = await self.fetch(photo)
+        data = await self.fetch_own(chat, photo)
         example = None if exemplar is None else await self.fetch(exemplar)
         submitted = await self._call(
             self.jobs.submit_suit,
@@ -164,7 +172,7 @@ class FrontDesk:
         )  # groups share photos
 
     async def _selfie(self, chat: ChatRef, photo: Upload, key: str | None) -> str:
-        data = await self.fetch(photo)
+        data = await self.fetch_own(chat, photo)
         submitted = await self._call(
             self.identities.submit_selfie, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )

@@ -13,6 +13,7 @@ import pytest
 
 from bots.telegram.app import build_application
 from core.config import Settings
+from core.messages import t
 from core.ports import ChatRef
 from core.store import JobStore
 from core.studio.service import Studio, bootstrap
@@ -292,3 +293,33 @@ def test_hidden_senders_in_different_chats_are_different_users(
         senders.append(studio.job(queue.enqueued[-1][0]).chat.user_id)
     assert senders == ["-1001", "-1002", "-1003"]
     assert studio.active_jobs(ChatRef("telegram", str(GROUP_ANONYMOUS_BOT), "-1001", "en")) == []
+
+
+@pytest.mark.parametrize("command", ["/unmask", "/suit"])
+def test_a_reply_to_another_members_photo_is_refused(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue, command: str
+) -> None:
+    """In a group, the photo belongs to the member who sent it: nobody else can have their face processed
+    (and, it being under the replier's account, the photographed member could not /forget it)."""
+    group = {"id": -100777, "type": "supergroup", "title": "Friends"}
+    theirs = api.photo_message(-100777, photo_bytes())
+    theirs["chat"], theirs["from"] = group, {"id": 4242, "is_bot": False, "first_name": "Jun"}
+    reply = api.text_message(-100777, command, reply_to=theirs)
+    reply["chat"] = group
+    mine = api.photo_message(-100777, photo_bytes())
+    mine["chat"] = group
+    own_reply = api.text_message(-100777, command, reply_to=mine)
+    own_reply["chat"] = group
+    run(studio, settings, api.update_of(reply), api.update_of(own_reply))
+    assert len(api.downloads) == 1 and len(queue.enqueued) == 1  # only the replier's own photo
+    answers = [sent.text for sent in api.sent_to(-100777, "sendMessage")]
+    assert answers[0] == t("photo.not_yours", "en")
+
+
+def test_in_a_private_chat_a_reply_to_the_bots_own_result_is_processed(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
+) -> None:
+    result = api.photo_message(CHAT, photo_bytes())
+    result["from"] = {"id": 999, "is_bot": True, "first_name": "Atelier"}
+    run(studio, settings, api.update_of(api.text_message(CHAT, "/suit", reply_to=result)))
+    assert len(queue.enqueued) == 1
