@@ -15,14 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from PIL import Image
-from telegram import Bot, InputFile, Message, ReplyParameters
-from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
+from telegram import Bot, InputFile, ReplyParameters
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
 from bots.telegram.keyboards import keyboard
 from bots.telegram.ratelimit import ChatRateLimiter
-from core.config import TelegramSettings
+from core.config import MB, TelegramSettings
 from core.imaging.intake import jpeg_within
+from core.messages import t
 from core.ports import JobView
 from core.studio.commands import Buttons
 from core.studio.delivery import Attachment, ResultSender, Undeliverable
@@ -100,29 +101,53 @@ class TelegramResultSender(ResultSender):
                     reply_markup=keyboard(buttons),
                 ),
             )
+        await self._document(
+            job,
+            result_png,
+            f"atelier-{job.id}",
+            caption=None if photo is not None else caption,
+            buttons=() if photo is not None else buttons,
+        )
+        for attachment in attachments:
+            await self._document(
+                job, attachment.data, f"atelier-{job.id}-{attachment.name}", attachment.caption
+            )
+
+    async def _document(
+        self, job: JobView, png: bytes, stem: str, caption: str | None, buttons: Buttons = ()
+    ) -> None:
+        """A full-resolution PNG as a file. Over the upload limit, or refused by Telegram as too large, it
+        goes as the largest JPEG within the limit, with a sentence that says so (once: the photo already
+        sent is not sent again)."""
+        limit = self._settings.max_document_upload_bytes
+        if len(png) <= limit:
+            try:
+                await self._send_document(job, png, f"{stem}.png", caption, buttons)
+                return
+            except NetworkError as error:  # Telegram's 413 arrives as one (BadRequest is one too)
+                if not _too_large(error):
+                    raise
+                log.warning("job %s: Telegram refused a %d-byte file as too large", job.id, len(png))
+                limit = min(limit, self._settings.max_photo_upload_bytes)
+        reduced = await asyncio.to_thread(_jpeg_of, png, limit)
+        note = t("result.document_reduced", job.chat.lang, limit_mb=megabytes(limit))
+        text = note if caption is None else f"{caption}\n{note}"
+        await self._send_document(job, reduced, f"{stem}.jpg", text, buttons)
+
+    async def _send_document(
+        self, job: JobView, data: bytes, filename: str, caption: str | None, buttons: Buttons
+    ) -> None:
+        chat_id = job.chat.chat_id
         await self._send(
             chat_id,
             lambda: self._bot.send_document(
                 chat_id,
-                InputFile(result_png, filename=f"atelier-{job.id}.png"),
-                caption=None if photo is not None else caption,
-                reply_parameters=reply,
-                reply_markup=None if photo is not None else keyboard(buttons),
+                InputFile(data, filename=filename),
+                caption=caption,
+                reply_parameters=_reply_to(job),
+                reply_markup=keyboard(buttons) if buttons else None,
                 disable_content_type_detection=True,
             ),
-        )
-        for attachment in attachments:
-            await self._send(chat_id, self._document_call(job, attachment, reply))
-
-    def _document_call(
-        self, job: JobView, attachment: Attachment, reply: ReplyParameters | None
-    ) -> Callable[[], Awaitable[Message]]:
-        return lambda: self._bot.send_document(
-            job.chat.chat_id,
-            InputFile(attachment.data, filename=f"atelier-{job.id}-{attachment.name}.png"),
-            caption=attachment.caption,
-            reply_parameters=reply,
-            disable_content_type_detection=True,
         )
 
     async def send_text(self, job: JobView, text: str) -> None:
@@ -170,6 +195,22 @@ def photo_for_telegram(png: bytes, max_bytes: int) -> bytes | None:
         if len(png) <= max_bytes and width + height <= MAX_PHOTO_SIDES_SUM:
             return png
         return jpeg_within(image, max_bytes, min(1.0, MAX_PHOTO_SIDES_SUM / (width + height)))
+
+
+def megabytes(size: int) -> int | float:
+    """``size`` in MB as a person writes it: one decimal at most, "10" rather than "10.0"."""
+    value = round(size / MB, 1)
+    return int(value) if value == int(value) else value
+
+
+def _jpeg_of(png: bytes, max_bytes: int) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        return jpeg_within(image, max_bytes)
+
+
+def _too_large(error: NetworkError) -> bool:
+    """Telegram's 413, "Request Entity Too Large" (or a 400 about the file's size)."""
+    return "too large" in error.message.lower()
 
 
 def _reply_to(job: JobView) -> ReplyParameters | None:

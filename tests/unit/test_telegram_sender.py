@@ -15,9 +15,10 @@ from PIL import Image
 from telegram import Bot
 
 from bots.telegram.ratelimit import ChatRateLimiter
-from bots.telegram.sender import TelegramResultSender, photo_for_telegram
+from bots.telegram.sender import TelegramResultSender, megabytes, photo_for_telegram
 from core.blobs import result_key
 from core.config import MB, Settings, TelegramSettings
+from core.messages import t
 from core.ports import ChatRef, JobState, JobView
 from core.studio.delivery import Deliverer, Undeliverable
 from core.studio.service import bootstrap
@@ -201,3 +202,33 @@ def test_status_edits_ignore_not_modified_and_skip_jobs_without_a_status_message
     edits = [s.text for s in api.sent_to(ALICE, "editMessageText")]
     assert edits == ["Working on it: finding faces 10%", "Done."]
     assert api.count_calls("editMessageText") == 3
+
+
+def test_a_png_over_the_document_limit_goes_as_a_jpeg_that_fits_and_says_so(api: FakeBotAPI) -> None:
+    result = png(900, 900, noise=True)
+    limit = len(result) // 3
+
+    async def main() -> None:
+        async with Bot(api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot") as bot:
+            sender = TelegramResultSender(bot, TelegramSettings(max_document_upload_bytes=limit))
+            await sender.send_result(job_in(ALICE), result, "Here it is.")
+
+    asyncio.run(asyncio.wait_for(main(), timeout=30))
+    photo, document = api.sent_to(ALICE)
+    file = document.files["document"]
+    assert document.method == "sendDocument" and file.filename == f"atelier-job{ALICE}.jpg"
+    assert file.data[:2] == b"\xff\xd8" and len(file.data) <= limit
+    assert document.text == t("result.document_reduced", "en", limit_mb=megabytes(limit))
+
+
+def test_a_document_telegram_refuses_as_too_large_is_sent_once_more_as_a_jpeg(api: FakeBotAPI) -> None:
+    """Telegram's 413 (its limit below the configured one): the photo is not sent again and again; the file
+    comes as a JPEG, with a sentence saying why."""
+    api.fail("sendDocument", code=413, chat_id=ALICE, description="Request Entity Too Large")
+    result = png(900, 900, noise=True)
+    with_sender(api, lambda sender: sender.send_result(job_in(ALICE), result, "Here it is."))
+    methods = [sent.method for sent in api.sent_to(ALICE)]
+    assert methods == ["sendPhoto", "sendDocument"]
+    document = api.sent_to(ALICE)[-1]
+    assert document.files["document"].data[:2] == b"\xff\xd8"
+    assert document.text == t("result.document_reduced", "en", limit_mb=10)
