@@ -141,6 +141,9 @@ class WorkerSettings(BaseModel):
     cpu_time_limit_s: int = 120
     train_time_limit_s: int = 3 * 3600
     visibility_timeout_s: int = 4 * 3600
+    # A job queued this long with no message of it in the broker (lost in a Redis failover, or in the last
+    # second before a crash) is sent again by a worker.
+    lost_message_after_s: int = 120
 
 
 class Settings(BaseSettings):

@@ -14,6 +14,8 @@ from core.kinds import QUEUES
 from jobs.celery_app import task_name
 
 log = logging.getLogger(__name__)
+# Where kombu's Redis transport keeps delivered, unacknowledged messages (its default ``unacked_key``).
+UNACKED_KEY = "unacked"
 
 
 class CeleryJobQueue:
@@ -41,11 +43,25 @@ class CeleryJobQueue:
             log.info("removed %d waiting message(s) of cancelled jobs from the broker", removed)
         return removed
 
+    def broker_job_ids(self) -> set[str]:
+        """The jobs the broker holds a message for: waiting on a queue, or delivered to a worker and not yet
+        acknowledged (kombu's ``unacked`` hash)."""
+        with self.app.connection_for_write() as connection:
+            client: Any = connection.default_channel.client
+            found = {_job_id(raw) for queue in QUEUES for raw in client.lrange(queue, 0, -1)}
+            for raw in client.hvals(UNACKED_KEY):
+                try:
+                    found.add(_job_id(json.loads(raw)[0]))
+                except (ValueError, IndexError, TypeError):
+                    continue
+        found.discard(None)
+        return {job_id for job_id in found if job_id is not None}
 
-def _job_id(raw: bytes | str) -> str | None:
-    """The job id a kombu message on a Redis list carries as its task's only argument."""
+
+def _job_id(raw: bytes | str | dict[str, Any]) -> str | None:
+    """The job id a kombu message (on a Redis list, or its payload) carries as its task's only argument."""
     try:
-        payload = json.loads(raw)
+        payload = raw if isinstance(raw, dict) else json.loads(raw)
         body = payload["body"]
         if payload.get("properties", {}).get("body_encoding") == "base64":
             body = base64.b64decode(body)

@@ -1,4 +1,5 @@
-"""Re-queue running jobs whose worker is gone, without waiting for the broker.
+"""Re-queue running jobs whose worker is gone, without waiting for the broker; and send again the queued jobs
+whose broker message was lost.
 
 When a whole worker dies (``kill -9``, OOM, a crashed machine, a one-machine deployment killed with its
 embedded Redis), Celery only redelivers its unacknowledged message after the visibility timeout (hours, so
@@ -14,13 +15,17 @@ children from that process at any time, and a fork while another thread holds a 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery, bootsteps
 
 from core.ports import JobQueue
+from core.store.models import utcnow
 from jobs import runtime
 from jobs.celery_app import hard_time_limit
+from jobs.queue import CeleryJobQueue
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,25 @@ def reap_stale_jobs(queue: JobQueue) -> int:
     return requeued
 
 
-def install_reaper(app: Celery, queue: JobQueue, interval_s: float = REAP_INTERVAL_S) -> None:
+def resend_lost_jobs(queue: CeleryJobQueue) -> int:
+    """Enqueue again every job queued for longer than ``lost_message_after_s`` of which the broker holds no
+    message (none waiting, none delivered): a deployment without ``atelier serve`` (bots and workers
+    apart) has no start-up pass that would. A duplicate, should one slip through a race with a worker taking
+    the message, is harmless. Returns how many were sent."""
+    ctx = runtime.context()
+    cutoff = utcnow() - timedelta(seconds=ctx.settings.worker.lost_message_after_s)
+    old = [job for job in ctx.store.waiting() if job.created_at is not None and job.created_at < cutoff]
+    if not old:
+        return 0
+    present = queue.broker_job_ids()
+    lost = [job for job in old if job.id not in present]
+    for job in lost:
+        queue.enqueue(job.id, job.queue, job.kind)
+        log.warning("job %s: queued with no message in the broker; sent it again", job.id)
+    return len(lost)
+
+
+def install_reaper(app: Celery, queue: CeleryJobQueue, interval_s: float = REAP_INTERVAL_S) -> None:
     """Add the periodic reaper to the workers ``app`` starts."""
 
     class StaleJobReaper(bootsteps.StartStopStep):  # type: ignore[misc]
@@ -50,6 +73,7 @@ def install_reaper(app: Celery, queue: JobQueue, interval_s: float = REAP_INTERV
         def __init__(self, worker: Any, **kwargs: Any) -> None:
             super().__init__(worker, **kwargs)
             self.tref: Any = None
+            self.last_look = float("-inf")
 
         def start(self, worker: Any) -> None:
             self.tref = worker.timer.call_repeatedly(interval_s, self.reap, priority=10)
@@ -61,7 +85,16 @@ def install_reaper(app: Celery, queue: JobQueue, interval_s: float = REAP_INTERV
         def reap(self) -> None:
             try:
                 reap_stale_jobs(queue)
+                self.look_for_lost_messages()
             except Exception:  # the database or Redis is away: the next round tries again
                 log.exception("stale job check failed")
+
+        def look_for_lost_messages(self) -> None:
+            """At most twice per ``lost_message_after_s``: it reads the broker's lists."""
+            every = runtime.context().settings.worker.lost_message_after_s / 2
+            now = time.monotonic()
+            if now - self.last_look >= every:
+                self.last_look = now
+                resend_lost_jobs(queue)
 
     app.steps["worker"].add(StaleJobReaper)

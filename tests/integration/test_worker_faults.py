@@ -8,7 +8,8 @@ import signal
 import time
 
 import pytest
-from fabric_harness import Fabric, WorkerProcess, wait_until
+import redis
+from fabric_harness import REDIS_HOST, REDIS_PORT, Fabric, WorkerProcess, wait_until
 from fabric_worker import BUGGY, FAST, POISON, REFUSED, STUCK
 
 from core.blobs import mask_key, result_key
@@ -159,4 +160,24 @@ def test_q2_with_production_timeouts_the_surviving_worker_requeues_the_job_withi
     assert f"job {job_id}: its worker" in survivor.log and f"job {job_id} done" in survivor.log
     job = fabric.job(job_id)
     assert job.state is JobState.DONE and job.attempts == 2 and fabric.runs("done", 102) == 1
+    assert_delivered_once(fabric, job_id)
+
+
+@pytest.mark.timeout(90)
+def test_q5_a_queued_job_whose_broker_message_was_lost_runs_with_only_a_worker_running(
+    fabric: Fabric, redis_db: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message of a queued job is gone (a Redis failover, the last second of the append-only file) and
+    nothing re-sends at start-up (bots and workers run apart, no ``atelier serve``): a worker sends it
+    again, once, and the job runs."""
+    job_id = fabric.submit(GREY, 97)
+    broker = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db)
+    assert broker.llen("gpu") == 1
+    broker.delete("gpu")  # the message is lost; the job row still says queued
+    monkeypatch.setenv("ATELIER_WORKER__LOST_MESSAGE_AFTER_S", "2")
+    worker = fabric.start_worker(seconds=0.2)
+    fabric.start_delivery()
+    wait_until(lambda: fabric.sender.delivered(job_id) > 0, 60, "delivery")
+    assert fabric.job(job_id).state is JobState.DONE
+    assert worker.log.count(f"job {job_id}: queued with no message in the broker") == 1
     assert_delivered_once(fabric, job_id)
