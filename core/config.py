@@ -34,6 +34,13 @@ class StudioSettings(BaseModel):
 
     # Seconds a "/unmask then the photo" request waits for the photo.
     pending_command_ttl_s: int = 600
+    # Quotas on the jobs a user starts (selfie checks and trainings have their own limits, see train):
+    # queued or running at once per user, started in the last hour per user, queued or running at once in
+    # one chat (a group), and queued in the whole studio.
+    max_active_per_user: int = 3
+    max_jobs_per_hour: int = 30
+    max_active_per_chat: int = 10
+    max_queued: int = 500
 
 
 class DiscordSettings(BaseModel):

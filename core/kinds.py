@@ -37,6 +37,9 @@ class JobKind:
     command: str | None = None
     # The caption key of an image result (``core.messages``).
     caption: str = "result.caption"
+    # Whether the studio's quotas (``StudioSettings.max_*``) apply: kinds a user starts at will. Selfie
+    # checks and trainings are bounded by the /train rules instead.
+    quota: bool = True
 
     def load_runner(self) -> Any:
         """The function ``runner`` names (imports its module: call in the worker only)."""
@@ -64,8 +67,15 @@ KINDS: dict[str, JobKind] = {
             command="suit",
             caption="suit.caption",
         ),
-        JobKind("selfie", "cpu", "jobs.identity_jobs:check_selfie", result="notice"),
-        JobKind("train", "train", "jobs.identity_jobs:train_identity_job", result="notice", command="train"),
+        JobKind("selfie", "cpu", "jobs.identity_jobs:check_selfie", result="notice", quota=False),
+        JobKind(
+            "train",
+            "train",
+            "jobs.identity_jobs:train_identity_job",
+            result="notice",
+            command="train",
+            quota=False,
+        ),
     )
 }
 

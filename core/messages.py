@@ -69,6 +69,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "intake.too_large": "This file is {size_mb} MB; the limit is {limit_mb} MB. Please send a smaller photo.",
         "intake.empty": "This file is empty. Please send a photo.",
         "intake.not_image": ("This file is not a photo I can read. Please send a JPEG, PNG or WebP image."),
+        "quota.active": "You already have {count} photos being made. Please wait until one is ready, then send the next.",
+        "quota.hourly": "You have sent {count} photos in the last hour, the most I take in an hour. Please try again in {minutes} min.",
+        "quota.chat": "This chat already has {count} photos being made. Please try again when one of them is ready.",
+        "quota.busy": "The studio is very busy right now ({count} photos waiting). Please try again in a few minutes.",
         "photo.not_yours": "I only edit photos that you sent yourself. Please send your own photo with the command as its caption, or reply to it.",
         "intake.unsupported_format": (
             "{format} images are not supported. Please send a JPEG, PNG or WebP image."
@@ -335,6 +339,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "intake.too_large": "파일 크기가 {size_mb}MB입니다. 최대 {limit_mb}MB까지 가능합니다. 더 작은 사진을 보내 주세요.",
         "intake.empty": "빈 파일입니다. 사진을 보내 주세요.",
         "intake.not_image": "읽을 수 있는 사진 파일이 아닙니다. JPEG, PNG 또는 WebP 이미지를 보내 주세요.",
+        "quota.active": "이미 {count}장의 사진을 만들고 있습니다. 하나가 끝난 뒤에 다음 사진을 보내 주세요.",
+        "quota.hourly": "최근 한 시간 동안 {count}장의 사진을 보내셨습니다. 한 시간에 받을 수 있는 최대치입니다. {minutes}분 뒤에 다시 시도해 주세요.",
+        "quota.chat": "이 채팅방에서 이미 {count}장의 사진을 만들고 있습니다. 하나가 끝난 뒤에 다시 시도해 주세요.",
+        "quota.busy": "지금 스튜디오가 매우 바쁩니다 (대기 중인 사진 {count}장). 몇 분 뒤에 다시 시도해 주세요.",
         "photo.not_yours": "직접 보낸 사진만 편집할 수 있습니다. 본인의 사진에 명령어를 캡션으로 붙여 보내거나, 그 사진에 답장해 주세요.",
         "intake.unsupported_format": "{format} 이미지는 지원하지 않습니다. JPEG, PNG 또는 WebP 이미지를 보내 주세요.",
         "intake.corrupt": "이미지가 손상되었거나 일부만 전송되었습니다. 사진을 다시 보내 주세요.",

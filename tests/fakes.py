@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from core.config import Settings
 from core.ports import JobState
 
 if TYPE_CHECKING:
@@ -47,3 +48,10 @@ class MemoryQueue:
 
     def kinds(self) -> list[str]:
         return [kind for _, _, kind in self.enqueued]
+
+
+def without_quotas(settings: Settings) -> Settings:
+    """``settings`` with the studio's quotas out of the way, for tests where one user submits dozens of jobs
+    at once (the quotas are tested on their own)."""
+    unlimited = {"max_active_per_user": 10**6, "max_jobs_per_hour": 10**6, "max_active_per_chat": 10**6}
+    return settings.model_copy(update={"studio": settings.studio.model_copy(update=unlimited)})

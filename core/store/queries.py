@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Row, Table, and_, func, or_, select
@@ -19,6 +20,14 @@ class JobNotFound(LookupError):
     pass
 
 
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A UTC time read back from an aggregate (SQLite may hand it over as text, without its zone)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class StaleJob:
     id: str
@@ -27,8 +36,38 @@ class StaleJob:
     lease_owner: str
 
 
+@dataclass(frozen=True)
+class QuotaCounts:
+    user_active: int  # the user's queued or running jobs of the given kinds
+    user_recent: int  # the user's jobs of the given kinds created since the given time
+    oldest_recent: datetime | None  # when the first of those was created
+    chat_active: int  # queued or running jobs of the given kinds in the chat
+    queued: int  # queued jobs of the given kinds in the whole studio
+
+
 class JobQueries:
     _engine: Engine
+
+    def quota_counts(
+        self, platform: str, user_id: str, chat_id: str, kinds: Sequence[str], since: datetime
+    ) -> QuotaCounts:
+        """What the studio's quotas look at, in one connection."""
+        of_kinds = _jobs.c.kind.in_(list(kinds))
+        user = and_(of_kinds, _jobs.c.platform == platform, _jobs.c.user_id == user_id)
+        active = _jobs.c.state.in_(ACTIVE_STATES)
+        in_chat = and_(_jobs.c.platform == platform, _jobs.c.chat_id == chat_id)
+        count = select(func.count()).select_from(_jobs)
+        with self._engine.connect() as conn:
+            recent = conn.execute(
+                select(func.count(), func.min(_jobs.c.created_at)).where(user, _jobs.c.created_at >= since)
+            ).one()
+            return QuotaCounts(
+                user_active=int(conn.execute(count.where(user, active)).scalar_one()),
+                user_recent=int(recent[0]),
+                oldest_recent=_aware(recent[1]),
+                chat_active=int(conn.execute(count.where(of_kinds, active, in_chat)).scalar_one()),
+                queued=int(conn.execute(count.where(of_kinds, _jobs.c.state == "queued")).scalar_one()),
+            )
 
     def get(self, job_id: str) -> JobView:
         return job_view(self._row(job_id))

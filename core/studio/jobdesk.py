@@ -9,9 +9,11 @@ never runs but loses nothing the user was told about; a crash after it leaves a 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from core.blobs import extra_input_key, extra_result_key, input_key, mask_key, result_key
@@ -22,8 +24,10 @@ from core.imaging.intake import intake_image
 from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import JobNotFound, JobStore, NewJob, Pending
+from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
+_HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class JobDesk:
         seen = self.seen(update_key)
         if seen is not None:
             return seen
+        self.check_quota(chat, kind)
         clean = intake_image(image_bytes, self.settings.intake)
         extras = {name: intake_image(data, self.settings.intake) for name, data in extra_images.items()}
         job_id = uuid.uuid4().hex
@@ -110,6 +115,26 @@ class JobDesk:
                 reply_to_message_id=reply_to_message_id,
             )
         )
+
+    def check_quota(self, chat: ChatRef, kind: str) -> None:
+        """``UserError`` saying when to come back, when a job of ``kind`` now would pass one of the studio's
+        quotas (``StudioSettings``). The counts come from the job database, which every bot process shares;
+        two submissions in the same instant may both pass the last free place."""
+        if not KINDS[kind].quota:
+            return
+        limits, now = self.settings.studio, utcnow()
+        kinds = [name for name, spec in KINDS.items() if spec.quota]
+        counts = self.store.quota_counts(chat.platform, chat.user_id, chat.chat_id, kinds, now - _HOUR)
+        if counts.user_active >= limits.max_active_per_user:
+            raise UserError("quota.active", count=counts.user_active)
+        if counts.user_recent >= limits.max_jobs_per_hour:
+            free_at = (counts.oldest_recent or now) + _HOUR
+            minutes = max(1, math.ceil((free_at - now).total_seconds() / 60))
+            raise UserError("quota.hourly", count=counts.user_recent, minutes=minutes)
+        if counts.chat_active >= limits.max_active_per_chat:
+            raise UserError("quota.chat", count=counts.chat_active)
+        if counts.queued >= limits.max_queued:
+            raise UserError("quota.busy", count=counts.queued)
 
     def seen(self, update_key: str | None) -> Submitted | None:
         """The job an earlier copy of this chat update made, if any."""
@@ -206,6 +231,7 @@ class JobDesk:
         if seen is not None:
             return seen
         job = self.own_job(chat, job_id)
+        self.check_quota(chat, job.kind)
         inputs = {"": job.input_key, **(job.params.get("inputs") or {})}
         if not KINDS[job.kind].retryable or not all(self.blobs.exists(key) for key in inputs.values()):
             raise UserError("job.gone")

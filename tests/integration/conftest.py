@@ -14,6 +14,7 @@ from core.config import Settings
 from core.studio.service import bootstrap
 from jobs.celery_app import create_app
 from jobs.queue import CeleryJobQueue
+from tests.fakes import without_quotas
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,7 @@ def redis_db() -> Iterator[int]:
 def fabric(tmp_path: Path, redis_db: int) -> Iterator[Fabric]:
     redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db).flushdb()
     settings = Settings(data_dir=tmp_path / "data", redis_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}")
+    settings = without_quotas(settings)
     studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
     fab = Fabric(tmp_path, settings, studio)
     try:

@@ -28,6 +28,7 @@ from jobs.broker import (
 )
 from jobs.celery_app import create_app
 from jobs.queue import CeleryJobQueue
+from tests.fakes import without_quotas
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ def test_the_embedded_redis_is_set_up_as_a_broker_needs(embedded: EmbeddedRedis,
 
 @pytest.mark.timeout(90)
 def test_r1_jobs_queued_in_redis_survive_its_kill_9(embedded: EmbeddedRedis, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", redis_url=embedded.url)
+    settings = without_quotas(Settings(data_dir=tmp_path / "data", redis_url=embedded.url))
     studio = bootstrap(settings, queue=CeleryJobQueue(create_app(settings)))
     fabric = Fabric(tmp_path, settings, studio)
     try:

@@ -172,3 +172,48 @@ def test_waiting_jobs_are_handed_to_the_queue_again_oldest_first(
     queue.enqueued.clear()
     assert studio.enqueue_waiting() == 2
     assert [job_id for job_id, _, _ in queue.enqueued] == [first.job_id, second.job_id]
+
+
+def quota_studio(tmp_path: Path, **limits: int) -> Studio:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings = settings.model_copy(update={"studio": settings.studio.model_copy(update=limits)})
+    return bootstrap(settings, queue=MemoryQueue())
+
+
+def refused(studio: Studio, chat: ChatRef) -> UserError:
+    with pytest.raises(UserError) as caught:
+        studio.submit_unmask(chat, photo())
+    for lang in ("en", "ko"):
+        assert caught.value.render(lang)  # a sentence in either language, every parameter present
+    return caught.value
+
+
+def test_a_user_has_at_most_a_few_jobs_active_at_once(tmp_path: Path) -> None:
+    studio = quota_studio(tmp_path, max_active_per_user=3)
+    first = [studio.submit_unmask(CHAT, photo()).job_id for _ in range(3)]
+    assert refused(studio, CHAT).key == "quota.active"
+    other = ChatRef(platform="telegram", user_id="6", chat_id="60", lang="en")
+    studio.submit_unmask(other, photo())  # someone else is not held up
+    studio.cancel(first[0])
+    studio.submit_unmask(CHAT, photo())  # one finished: the next one goes in
+    assert studio.blobs.keys("inputs/").__len__() == 5  # the refused photo was never stored
+
+
+def test_a_user_has_at_most_so_many_jobs_an_hour_and_is_told_when_to_come_back(tmp_path: Path) -> None:
+    studio = quota_studio(tmp_path, max_jobs_per_hour=2)
+    for _ in range(2):
+        studio.cancel(studio.submit_unmask(CHAT, photo()).job_id)  # cancelled jobs count too
+    error = refused(studio, CHAT)
+    assert error.key == "quota.hourly" and 55 <= error.params["minutes"] <= 60
+
+
+def test_a_group_and_the_whole_studio_have_caps(tmp_path: Path) -> None:
+    studio = quota_studio(tmp_path, max_active_per_chat=2, max_queued=3)
+    members = [ChatRef(platform="telegram", user_id=str(n), chat_id="-100", lang="en") for n in (1, 2, 3)]
+    studio.submit_unmask(members[0], photo())
+    studio.submit_unmask(members[1], photo())
+    assert refused(studio, members[2]).key == "quota.chat"
+    studio.submit_unmask(ChatRef(platform="telegram", user_id="7", chat_id="7", lang="en"), photo())
+    assert (
+        refused(studio, ChatRef(platform="telegram", user_id="8", chat_id="8", lang="en")).key == "quota.busy"
+    )

@@ -19,7 +19,7 @@ from core.ports import ChatRef, JobState
 from core.store import IdentityModelView, SelfieView
 from core.studio.service import Studio, bootstrap
 from core.studio.training import CONSENT_VERSION
-from tests.fakes import MemoryQueue
+from tests.fakes import MemoryQueue, without_quotas
 
 ALICE = ChatRef(platform="telegram", user_id="1001", chat_id="1001", lang="en")
 BOB = ChatRef(platform="telegram", user_id="2002", chat_id="2002", lang="ko")
@@ -34,7 +34,7 @@ def photo() -> bytes:
 def settings_for(root: Path) -> Settings:
     settings = Settings(data_dir=root / "data")
     settings.train.min_selfies, settings.train.max_selfies, settings.train.max_active = 3, 4, 2
-    return settings
+    return without_quotas(settings)  # one user starts a dozen jobs at once below
 
 
 @pytest.fixture
