@@ -37,6 +37,8 @@ class JobKind:
     command: str | None = None
     # The caption key of an image result (``core.messages``).
     caption: str = "result.caption"
+    # Whether its answers are for the member alone (a private command's): never in a shared channel.
+    private: bool = False
     # Whether the studio's quotas (``StudioSettings.max_*``) apply: kinds a user starts at will. Selfie
     # checks and trainings are bounded by the /train rules instead.
     quota: bool = True
@@ -67,13 +69,16 @@ KINDS: dict[str, JobKind] = {
             command="suit",
             caption="suit.caption",
         ),
-        JobKind("selfie", "cpu", "jobs.identity_jobs:check_selfie", result="notice", quota=False),
+        JobKind(
+            "selfie", "cpu", "jobs.identity_jobs:check_selfie", result="notice", private=True, quota=False
+        ),
         JobKind(
             "train",
             "train",
             "jobs.identity_jobs:train_identity_job",
             result="notice",
             command="train",
+            private=True,
             quota=False,
         ),
     )

@@ -4,8 +4,9 @@ While the interaction that made a job is young, its token answers: progress edit
 it and results come as followups (these need no permission in the channel). An interaction token lives
 15 minutes and only in this process's memory, so after ``interaction_token_ttl_s``, after a restart, or when
 Discord already refuses the token, everything goes to the channel (or DM) with the bot token instead: the
-result mentions the member and replies to the status message. A channel that is gone or closed to the bot
-raises ``Undeliverable``. Rate limits (429) are waited out by discord.py itself.
+result mentions the member and replies to the status message; the answers of a private command (a selfie
+verdict, "your model is ready") go to the member's direct messages. A channel that is gone or closed to the
+bot raises ``Undeliverable``. Rate limits (429) are waited out by discord.py itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image
 from bots.discord.views import clip, make_view
 from core.config import DiscordSettings
 from core.imaging.intake import jpeg_within
+from core.kinds import KINDS
 from core.ports import JobView
 from core.studio.commands import Buttons
 from core.studio.delivery import Attachment, Undeliverable
@@ -169,14 +171,18 @@ class DiscordResultSender:
                     raise
                 self._forget(job.id)
                 log.info("interaction token of job %s expired; sending to the channel", job.id)
-        if job.status_message_id is not None:
+        private = job.kind in KINDS and KINDS[job.kind].private
+        if job.status_message_id is not None and not private:
             extra["reference"] = discord.MessageReference(
                 message_id=int(job.status_message_id),
                 channel_id=int(job.chat.chat_id),
                 fail_if_not_exists=False,
             )
         try:
-            await self._channel(job).send(content, files=_files(outgoing), **extra)
+            # The answer to a private command (a selfie verdict, "your model is ready") goes to the member's
+            # direct messages once it cannot be an ephemeral followup: never to a shared channel.
+            channel = await self._client.create_dm(discord.Object(int(job.chat.user_id))) if private else None
+            await (channel or self._channel(job)).send(content, files=_files(outgoing), **extra)
         except (discord.Forbidden, discord.NotFound) as error:
             raise Undeliverable(f"{error.status} {error.text}") from error
 

@@ -228,6 +228,11 @@ class FakeDiscordAPI:
         with self.cond:
             self.tokens[token].expired_status = status
 
+    @staticmethod
+    def dm_channel_id(user_id: int) -> int:
+        """The id of the bot's direct-message channel with ``user_id`` (stable, as Discord keeps it)."""
+        return 900_000_000_000_000_000 + user_id % 10**12
+
     def lose_channel(self, channel_id: int, status: int = 404) -> None:
         """The channel is gone (404 Unknown Channel) or the bot lost access (403 Missing Access)."""
         error = (404, 10003, "Unknown Channel") if status == 404 else (403, 50001, "Missing Access")

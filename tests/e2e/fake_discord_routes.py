@@ -21,6 +21,7 @@ DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, CHANNEL_MESSAGE, UPDATE_MESSAGE = 5, 
 def add_routes(app: web.Application, fake: FakeDiscordAPI) -> None:
     routes = Routes(fake)
     app.router.add_get(API + "/users/@me", routes.me)
+    app.router.add_post(API + "/users/@me/channels", routes.open_dm)
     app.router.add_get(API + "/oauth2/applications/@me", routes.application)
     app.router.add_get(API + "/gateway/bot", routes.gateway_bot)
     app.router.add_get(API + "/gateway", routes.gateway_bot)
@@ -92,6 +93,20 @@ class Routes:
         if recorded.auth != f"Bot {self.fake.token}":
             return self._answer(recorded, error(401, 0, "401: Unauthorized"))
         return self._answer(recorded, json_response(shapes.BOT_USER))
+
+    async def open_dm(self, request: web.Request) -> web.Response:
+        """The bot's direct-message channel with a user (created once, the same id every time)."""
+        recorded = await self._record(request)
+        if recorded.auth != f"Bot {self.fake.token}":
+            return self._answer(recorded, error(401, 0, "401: Unauthorized"))
+        recipient = int((recorded.body or {})["recipient_id"])
+        channel = {
+            "id": str(self.fake.dm_channel_id(recipient)),
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [shapes.user(recipient)],
+        }
+        return self._answer(recorded, json_response(channel))
 
     async def application(self, request: web.Request) -> web.Response:
         return self._answer(await self._record(request), json_response(shapes.application()))

@@ -277,3 +277,29 @@ def test_try_again_queues_a_new_job_whose_progress_edits_the_followup_it_was_ann
         run(scenario)
     finally:
         studio.store.close()
+
+
+def test_a_private_answer_goes_to_a_direct_message_once_the_interaction_is_gone(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    """A selfie verdict answers a private /train: after the interaction token (a restart, 15 minutes) it goes
+    to the member's direct messages, never to the guild channel."""
+    studio = studio_for(tmp_path, api)
+    member = ChatRef("discord", str(USER), str(CHANNEL))
+    studio.identities.accept_consent(member)
+    job_id = studio.identities.submit_selfie(member, photo_bytes()).job_id
+    assert studio.store.start_attempt(job_id, 3, owner="w").action.name == "RUN"
+    notice = {"key": "train.selfie_ok", "params": {"count": 1, "min": 5, "max": 20}}
+    studio.store.mark_done(job_id, None, None, {"notice": notice})
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:  # a new process: no interaction known
+            assert await deliverer(studio, client).deliver(job_id)
+        assert api.to_channel(CHANNEL) == []
+        (sent,) = api.to_channel(api.dm_channel_id(USER))
+        assert t("train.selfie_ok", "en", count=1, min=5, max=20) in (sent.content or "")
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
