@@ -22,6 +22,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from PIL import Image
@@ -51,6 +52,11 @@ def mask_key(job_id: str) -> str:
 
 def extra_result_key(job_id: str, name: str) -> str:
     return f"results/{job_id}.{name}.png"
+
+
+def result_keys(job_id: str, extra_results: Iterable[str] = ()) -> list[str]:
+    """Every key an attempt of the job may write: the result, the edit mask and the named extra results."""
+    return [result_key(job_id), mask_key(job_id), *(extra_result_key(job_id, name) for name in extra_results)]
 
 
 class InvalidBlobKey(ValueError):

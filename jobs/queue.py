@@ -54,7 +54,6 @@ class CeleryJobQueue:
                     found.add(_job_id(json.loads(raw)[0]))
                 except (ValueError, IndexError, TypeError):
                     continue
-        found.discard(None)
         return {job_id for job_id in found if job_id is not None}
 
 

@@ -30,7 +30,7 @@ import psutil
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
-from core.blobs import LocalBlobStore, extra_result_key, mask_key, read_rgb, result_key
+from core.blobs import LocalBlobStore, extra_result_key, mask_key, read_rgb, result_key, result_keys
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
@@ -245,7 +245,7 @@ def execute(job_id: str) -> Outcome:
     elif written is not None and _abandoned(ctx, job_id):
         # Cancelled or forgotten during the last stage, after the last check: what this attempt wrote
         # belongs to no job any more.
-        for key in (rkey, mkey, *(extra_result_key(job_id, name) for name in KINDS[job.kind].extra_results)):
+        for key in result_keys(job_id, KINDS[job.kind].extra_results):
             ctx.blobs.delete(key)
         log.info("job %s was cancelled or deleted while it finished; its result is discarded", job_id)
     return Outcome(AttemptAction.RUN)

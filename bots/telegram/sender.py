@@ -22,7 +22,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bots.telegram.keyboards import keyboard
 from bots.telegram.ratelimit import ChatRateLimiter
 from core.config import MB, TelegramSettings
-from core.imaging.intake import jpeg_within
+from core.imaging.intake import human_number, jpeg_within
 from core.messages import t
 from core.ports import JobView
 from core.studio.commands import Buttons
@@ -130,7 +130,7 @@ class TelegramResultSender(ResultSender):
                 log.warning("job %s: Telegram refused a %d-byte file as too large", job.id, len(png))
                 limit = min(limit, self._settings.max_photo_upload_bytes)
         reduced = await asyncio.to_thread(_jpeg_of, png, limit)
-        note = t("result.document_reduced", job.chat.lang, limit_mb=megabytes(limit))
+        note = t("result.document_reduced", job.chat.lang, limit_mb=human_number(limit / MB))
         text = note if caption is None else f"{caption}\n{note}"
         await self._send_document(job, reduced, f"{stem}.jpg", text, buttons)
 
@@ -195,12 +195,6 @@ def photo_for_telegram(png: bytes, max_bytes: int) -> bytes | None:
         if len(png) <= max_bytes and width + height <= MAX_PHOTO_SIDES_SUM:
             return png
         return jpeg_within(image, max_bytes, min(1.0, MAX_PHOTO_SIDES_SUM / (width + height)))
-
-
-def megabytes(size: int) -> int | float:
-    """``size`` in MB as a person writes it: one decimal at most, "10" rather than "10.0"."""
-    value = round(size / MB, 1)
-    return int(value) if value == int(value) else value
 
 
 def _jpeg_of(png: bytes, max_bytes: int) -> bytes:

@@ -306,7 +306,9 @@ def _webp_pixels(data: bytes) -> int | None:
 
 
 def _too_large(size: int, max_bytes: int) -> UserError:
-    return UserError("intake.too_large", size_mb=_human(size / MB, up=True), limit_mb=_human(max_bytes / MB))
+    return UserError(
+        "intake.too_large", size_mb=human_number(size / MB, up=True), limit_mb=human_number(max_bytes / MB)
+    )
 
 
 def _too_many_pixels(pixels: int | None, ceiling: int) -> UserError:
@@ -314,12 +316,12 @@ def _too_many_pixels(pixels: int | None, ceiling: int) -> UserError:
     megapixels = (pixels if pixels is not None else ceiling + 1) / 1e6
     return UserError(
         "intake.too_many_pixels",
-        megapixels=_human(megapixels, up=True),
-        limit_megapixels=_human(ceiling / 1e6),
+        megapixels=human_number(megapixels, up=True),
+        limit_megapixels=human_number(ceiling / 1e6),
     )
 
 
-def _human(value: float, *, up: bool = False) -> int | float:
+def human_number(value: float, *, up: bool = False) -> int | float:
     """One decimal, ``20`` rather than ``20.0``. Rounded up for measured sizes, so that a file just over a
     20 MB limit never reads "20 MB; the limit is 20 MB"."""
     # round(..., 9) first: 1.1 * 10 is 11.000000000000002, which must not ceil to 12.

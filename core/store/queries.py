@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Row, Table, and_, func, or_, select
@@ -18,14 +18,6 @@ ACTIVE_STATES = ("queued", "running")
 
 class JobNotFound(LookupError):
     pass
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """A UTC time read back from an aggregate (SQLite may hand it over as text, without its zone)."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ class JobQueries:
             return QuotaCounts(
                 user_active=int(conn.execute(count.where(user, active)).scalar_one()),
                 user_recent=int(recent[0]),
-                oldest_recent=_aware(recent[1]),
+                oldest_recent=recent[1],  # aware UTC: min() keeps the column's type
                 chat_active=int(conn.execute(count.where(of_kinds, active, in_chat)).scalar_one()),
                 queued=int(conn.execute(count.where(of_kinds, _jobs.c.state == "queued")).scalar_one()),
             )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.blobs import extra_input_key, extra_result_key, input_key, mask_key, result_key
+from core.blobs import extra_input_key, input_key, result_keys
 from core.config import Settings
 from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions
@@ -209,8 +209,7 @@ class JobDesk:
         """Every blob key a job may have read or written: the recorded ones, and the result keys derived from
         its id whether or not a row records them (an attempt may write them as the job is cancelled)."""
         keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
-        keys += [result_key(job.id), mask_key(job.id)]
-        keys += [extra_result_key(job.id, name) for name in KINDS[job.kind].extra_results]
+        keys += result_keys(job.id, KINDS[job.kind].extra_results)
         return list(dict.fromkeys(key for key in keys if key))
 
     def own_job(self, chat: ChatRef, job_id: str) -> JobView:

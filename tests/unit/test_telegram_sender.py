@@ -15,9 +15,10 @@ from PIL import Image
 from telegram import Bot
 
 from bots.telegram.ratelimit import ChatRateLimiter
-from bots.telegram.sender import TelegramResultSender, megabytes, photo_for_telegram
+from bots.telegram.sender import TelegramResultSender, photo_for_telegram
 from core.blobs import result_key
 from core.config import MB, Settings, TelegramSettings
+from core.imaging.intake import human_number
 from core.messages import t
 from core.ports import ChatRef, JobState, JobView
 from core.studio.delivery import Deliverer, Undeliverable
@@ -218,7 +219,7 @@ def test_a_png_over_the_document_limit_goes_as_a_jpeg_that_fits_and_says_so(api:
     file = document.files["document"]
     assert document.method == "sendDocument" and file.filename == f"atelier-job{ALICE}.jpg"
     assert file.data[:2] == b"\xff\xd8" and len(file.data) <= limit
-    assert document.text == t("result.document_reduced", "en", limit_mb=megabytes(limit))
+    assert document.text == t("result.document_reduced", "en", limit_mb=human_number(limit / MB))
 
 
 def test_a_document_telegram_refuses_as_too_large_is_sent_once_more_as_a_jpeg(api: FakeBotAPI) -> None:
