@@ -27,6 +27,7 @@ _SIMPLE: dict[str, Callable[..., Command]] = {
     "/cancel": commands.Cancel,
     "/settings": commands.Settings,
     "/forget": commands.Forget,
+    "/privacy": commands.Privacy,
 }
 EXAMPLE_FLAG, EXAMPLE_PREFIX = "--example", "example="
 # Catalogue keys of the console's own answers: a line that is no command, a path with no file behind it.

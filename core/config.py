@@ -41,6 +41,10 @@ class StudioSettings(BaseModel):
     max_jobs_per_hour: int = 30
     max_active_per_chat: int = 10
     max_queued: int = 500
+    # Retention: a job's photo and results are deleted this many days after it ended (failed and cancelled
+    # jobs': at once); every worker looks for such jobs every ``retention_sweep_s``. /privacy tells users.
+    keep_days: float = Field(default=7.0, gt=0)
+    retention_sweep_s: float = Field(default=600.0, gt=0)
 
 
 class DiscordSettings(BaseModel):

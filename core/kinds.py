@@ -42,6 +42,10 @@ class JobKind:
     # Whether the studio's quotas (``StudioSettings.max_*``) apply: kinds a user starts at will. Selfie
     # checks and trainings are bounded by the /train rules instead.
     quota: bool = True
+    # Whether the studio's retention rule deletes its inputs and results (``StudioSettings.keep_days`` after
+    # it ends; at once when it failed or was cancelled). Selfie checks and trainings follow /train's rules:
+    # a selfie's photo becomes the training material the user agreed to keep until /forget.
+    retention: bool = True
 
     def load_runner(self) -> Any:
         """The function ``runner`` names (imports its module: call in the worker only)."""
@@ -70,7 +74,13 @@ KINDS: dict[str, JobKind] = {
             caption="suit.caption",
         ),
         JobKind(
-            "selfie", "cpu", "jobs.identity_jobs:check_selfie", result="notice", private=True, quota=False
+            "selfie",
+            "cpu",
+            "jobs.identity_jobs:check_selfie",
+            result="notice",
+            private=True,
+            quota=False,
+            retention=False,
         ),
         JobKind(
             "train",
@@ -80,6 +90,7 @@ KINDS: dict[str, JobKind] = {
             command="train",
             private=True,
             quota=False,
+            retention=False,
         ),
     )
 }

@@ -34,6 +34,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/cancel - stop your running job or training\n"
             "/settings - whether your model is used, whether your original selfies are kept\n"
             "/forget - delete everything I store about you\n"
+            "/privacy - what I keep about you, and for how long\n"
             "/help - this message"
         ),
         "cmd.start": "Start",
@@ -169,6 +170,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.cancel": "Cancel your running job or training",
         "cmd.settings": "Your settings",
         "cmd.forget": "Delete everything I store about you",
+        "cmd.privacy": "What I keep about you, and for how long",
+        "privacy": (
+            "What I keep and for how long:\n"
+            "• The photos you send for /unmask and /suit, and their results, are deleted {days} days after the "
+            "job ends; a job that failed or was cancelled loses its photo at once.\n"
+            "• Every result is checked for nudity before it is sent. A result that fails the check is deleted, "
+            "never sent and never kept.\n"
+            "• /train: your original selfies are deleted when training finishes (unless you keep them in "
+            "/settings); small face crops and your model stay until you send /forget.\n"
+            "• What you send is used only for your own requests: never for anyone else, never to train anything "
+            "but your own model.\n"
+            "• /forget deletes everything about you now: photos, results, selfies, model and jobs."
+        ),
+        "moderation.flagged": "the result did not pass our content check, so it was deleted without being sent. Please try another photo.",
         "train.consent": (
             "Before you send selfies, please read this.\n"
             "• Send only photos of yourself. Training a model of someone else's face is not allowed.\n"
@@ -252,6 +267,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/cancel - stop your running jobs or training\n"
             "/settings - whether your model is used, whether your original selfies are kept\n"
             "/forget - delete everything I store about you\n"
+            "/privacy - what I keep about you, and for how long\n"
             "Buttons under a message answer only the person who asked. Errors are shown only to you."
         ),
         "opt.unmask.photo": "A photo of a face wearing a mask",
@@ -306,6 +322,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/cancel - 진행 중인 작업이나 학습 취소\n"
             "/settings - 내 모델 사용 여부, 원본 셀카 보관 여부\n"
             "/forget - 저장된 내 정보를 모두 삭제\n"
+            "/privacy - 보관하는 정보와 보관 기간\n"
             "/help - 이 안내"
         ),
         "cmd.start": "시작하기",
@@ -417,6 +434,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.cancel": "진행 중인 작업이나 학습 취소",
         "cmd.settings": "내 설정",
         "cmd.forget": "저장된 내 정보를 모두 삭제",
+        "cmd.privacy": "보관하는 정보와 보관 기간",
+        "privacy": (
+            "보관하는 정보와 보관 기간:\n"
+            "• /unmask 와 /suit 로 보낸 사진과 그 결과는 작업이 끝나고 {days}일 뒤에 삭제됩니다. 실패하거나 "
+            "취소된 작업의 사진은 바로 삭제됩니다.\n"
+            "• 모든 결과는 보내기 전에 노출 이미지인지 검사합니다. 검사를 통과하지 못한 결과는 보내지도 "
+            "보관하지도 않고 삭제합니다.\n"
+            "• /train: 원본 셀카는 학습이 끝나면 삭제됩니다 (/settings 에서 보관을 선택한 경우 제외). 작은 얼굴 "
+            "이미지와 모델은 /forget 을 보낼 때까지 보관합니다.\n"
+            "• 보내 주신 것은 본인의 요청에만 쓰입니다. 다른 사람을 위해 쓰거나 본인의 모델 외의 학습에 쓰지 "
+            "않습니다.\n"
+            "• /forget 은 사진, 결과, 셀카, 모델, 작업 기록 등 모든 정보를 즉시 삭제합니다."
+        ),
+        "moderation.flagged": "결과가 콘텐츠 검사를 통과하지 못해 보내지 않고 삭제했습니다. 다른 사진으로 시도해 주세요.",
         "train.consent": (
             "셀카를 보내기 전에 읽어 주세요.\n"
             "• 본인 사진만 보내 주세요. 다른 사람의 얼굴로 모델을 학습시키는 것은 허용되지 않습니다.\n"
@@ -499,6 +530,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/cancel - 진행 중인 작업이나 학습 취소\n"
             "/settings - 내 모델 사용 여부, 원본 셀카 보관 여부\n"
             "/forget - 저장된 내 정보를 모두 삭제\n"
+            "/privacy - 보관하는 정보와 보관 기간\n"
             "메시지 아래의 버튼은 요청한 사람만 누를 수 있습니다. 오류는 본인에게만 보입니다."
         ),
         "opt.unmask.photo": "마스크를 쓴 얼굴 사진",

@@ -1,5 +1,5 @@
-"""Re-queue running jobs whose worker is gone, without waiting for the broker; and send again the queued jobs
-whose broker message was lost.
+"""Re-queue running jobs whose worker is gone, without waiting for the broker; send again the queued jobs
+whose broker message was lost; and delete the pictures the retention rule has reached (``core.retention``).
 
 When a whole worker dies (``kill -9``, OOM, a crashed machine, a one-machine deployment killed with its
 embedded Redis), Celery only redelivers its unacknowledged message after the visibility timeout (hours, so
@@ -22,6 +22,7 @@ from typing import Any
 from celery import Celery, bootsteps
 
 from core.ports import JobQueue
+from core.retention import purge_expired
 from core.store.models import utcnow
 from jobs import runtime
 from jobs.celery_app import hard_time_limit
@@ -74,6 +75,7 @@ def install_reaper(app: Celery, queue: CeleryJobQueue, interval_s: float = REAP_
             super().__init__(worker, **kwargs)
             self.tref: Any = None
             self.last_look = float("-inf")
+            self.last_sweep = float("-inf")
 
         def start(self, worker: Any) -> None:
             self.tref = worker.timer.call_repeatedly(interval_s, self.reap, priority=10)
@@ -86,8 +88,18 @@ def install_reaper(app: Celery, queue: CeleryJobQueue, interval_s: float = REAP_
             try:
                 reap_stale_jobs(queue)
                 self.look_for_lost_messages()
+                self.sweep_expired()
             except Exception:  # the database or Redis is away: the next round tries again
                 log.exception("stale job check failed")
+
+        def sweep_expired(self) -> None:
+            """Once per ``retention_sweep_s`` (the first round included: a worker started after a long pause
+            catches up at once)."""
+            ctx = runtime.context()
+            now = time.monotonic()
+            if now - self.last_sweep >= ctx.settings.studio.retention_sweep_s:
+                self.last_sweep = now
+                purge_expired(ctx.store, ctx.blobs, ctx.settings.studio.keep_days)
 
         def look_for_lost_messages(self) -> None:
             """At most twice per ``lost_message_after_s``: it reads the broker's lists."""

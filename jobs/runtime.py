@@ -40,6 +40,7 @@ from core.imaging.intake import encode_png
 from core.imaging.pipelines.jobio import JobInputs, JobRunner
 from core.kinds import KINDS
 from core.ports import JobState, JobView
+from core.retention import purge_job
 from core.store import AttemptAction, JobNotFound, JobStore
 from jobs.broker import redis_url
 from jobs.celery_app import hard_time_limit
@@ -204,6 +205,7 @@ def execute(job_id: str) -> Outcome:
         ctx.events.publish(job_id, "done")
     elif attempt.action is AttemptAction.CRASHED:
         log.error("job %s failed: its worker died in each of %d attempts", job_id, job.attempts)
+        _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
     elif attempt.action is AttemptAction.BUSY:
         log.warning("job %s is held by a living worker; looking again in %.0f s", job_id, attempt.retry_in_s)
@@ -264,6 +266,7 @@ def fail_timed_out(job_id: str) -> None:
     ctx = context()
     if ctx.store.mark_failed(job_id, "job.timed_out", {}):
         log.error("job %s killed by the hard time limit", job_id)
+        _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
 
 
@@ -316,4 +319,13 @@ def _fail(
 ) -> None:
     if ctx.store.mark_failed(job_id, key, params, error_id=error_id):
         log.info("job %s failed: %s", job_id, key)
+        _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
+
+
+def _purge_failed(ctx: WorkerContext, job_id: str) -> None:
+    """A failed job's pictures go at once (``core.retention``); the failure notice needs none of them."""
+    try:
+        purge_job(ctx.store, ctx.blobs, ctx.store.get(job_id))
+    except JobNotFound:
+        pass

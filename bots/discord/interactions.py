@@ -33,7 +33,7 @@ from core.studio.service import Studio
 log = logging.getLogger(__name__)
 
 # What one member does with their own data is not the channel's business; /train carries their selfies.
-PRIVATE_COMMANDS = frozenset({"help", "train", "status", "cancel", "settings", "forget"})
+PRIVATE_COMMANDS = frozenset({"help", "train", "status", "cancel", "settings", "forget", "privacy"})
 _PLAIN: dict[str, type[Command]] = {
     "help": commands.Help,
     "done": commands.Done,
@@ -41,6 +41,7 @@ _PLAIN: dict[str, type[Command]] = {
     "cancel": commands.Cancel,
     "settings": commands.Settings,
     "forget": commands.Forget,
+    "privacy": commands.Privacy,
 }
 
 

@@ -89,6 +89,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         "cancel": h.cancel,
         "settings": h.settings_command,
         "forget": h.forget,
+        "privacy": h.privacy,
     }
     for name, callback in text_commands.items():
         application.add_handler(CommandHandler(name, callback, filters=new))

@@ -105,6 +105,9 @@ class TelegramHandlers:
     async def forget(self, update: Update, context: Context) -> None:
         await self._run(update, commands.Forget(chat=self._chat(update)))
 
+    async def privacy(self, update: Update, context: Context) -> None:
+        await self._run(update, commands.Privacy(chat=self._chat(update)))
+
     async def button(self, update: Update, context: Context) -> None:
         """Any of our inline buttons: the core checks who pressed it and answers."""
         query = update.callback_query

@@ -258,6 +258,11 @@ class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, Identi
             lease_expires_at=utcnow() + timedelta(seconds=grace_s),
         )
 
+    def mark_purged(self, job_id: str) -> bool:
+        """The retention rule deleted the job's pictures. Only an ended job: a job that was just retried
+        under the same id cannot exist (retries are new jobs), and a running one keeps its inputs."""
+        return self._update(job_id, ("done", "failed", "cancelled"), purged_at=utcnow())
+
     # --- helpers --------------------------------------------------------------------------------------
 
     def _update(

@@ -172,6 +172,8 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # What a finished job reports besides its images (a text result, a likeness score), JSON.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the retention rule deleted the job's photo and results (the row itself stays, without pictures).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Delivery(Base):

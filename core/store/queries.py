@@ -109,6 +109,22 @@ class JobQueries:
             ).scalar_one()
         return int(ahead) + 1
 
+    def expired(self, kinds: Sequence[str], done_before: datetime, limit: int = 200) -> list[JobView]:
+        """Jobs of ``kinds`` whose pictures the retention rule deletes now: done before ``done_before``, or
+        failed or cancelled at any time; not purged yet. Oldest first."""
+        ended = or_(
+            and_(_jobs.c.state == "done", _jobs.c.finished_at < done_before),
+            _jobs.c.state.in_(("failed", "cancelled")),
+        )
+        query = (
+            select(_jobs)
+            .where(_jobs.c.kind.in_(list(kinds)), _jobs.c.purged_at.is_(None), ended)
+            .order_by(_jobs.c.finished_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [job_view(row) for row in conn.execute(query).all()]
+
     def _row(self, job_id: str) -> Row[Any]:
         with self._engine.connect() as conn:
             row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()

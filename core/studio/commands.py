@@ -107,6 +107,11 @@ class Forget(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Privacy(Command):
+    """What the studio keeps and for how long (retention, moderation, /train's rules)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Press(Command):
     """A button of ours was pressed; ``data`` is the ``Button.data`` it carried."""
 
@@ -210,5 +215,6 @@ def command_table() -> tuple[CommandSpec, ...]:
         CommandSpec("cancel"),
         CommandSpec("settings"),
         CommandSpec("forget"),
+        CommandSpec("privacy"),
         CommandSpec("help"),
     )

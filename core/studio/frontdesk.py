@@ -112,6 +112,9 @@ class FrontDesk:
         platform_help = f"help.{command.chat.platform}"
         return Reply(t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang))
 
+    async def _privacy(self, command: commands.Privacy) -> Reply:
+        return Reply(t("privacy", command.chat.lang, days=f"{self.settings.studio.keep_days:g}"))
+
     async def _unmask(self, command: commands.Unmask) -> Reply:
         chat = command.chat
         if command.photo is None:
@@ -308,6 +311,7 @@ _HANDLERS: dict[type[Command], Handler] = {
     commands.Cancel: FrontDesk._cancel,
     commands.Settings: FrontDesk._settings,
     commands.Forget: FrontDesk._forget,
+    commands.Privacy: FrontDesk._privacy,
     commands.Press: FrontDesk._press,
 }
 _PRESSES: dict[str, PressHandler] = {

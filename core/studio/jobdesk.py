@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.blobs import extra_input_key, input_key, result_keys
+from core.blobs import extra_input_key, input_key
 from core.config import Settings
 from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions
@@ -204,13 +204,6 @@ class JobDesk:
         for job in waiting:
             self.queue.enqueue(job.id, job.queue, job.kind)
         return len(waiting)
-
-    def blob_keys(self, job: JobView) -> list[str]:
-        """Every blob key a job may have read or written: the recorded ones, and the result keys derived from
-        its id whether or not a row records them (an attempt may write them as the job is cancelled)."""
-        keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
-        keys += result_keys(job.id, KINDS[job.kind].extra_results)
-        return list(dict.fromkeys(key for key in keys if key))
 
     def own_job(self, chat: ChatRef, job_id: str) -> JobView:
         """The job ``job_id`` when it belongs to this member; ``UserError`` otherwise (a button pressed on

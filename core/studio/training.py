@@ -21,6 +21,7 @@ from core.config import Settings
 from core.errors import UserError
 from core.kinds import queue_of
 from core.ports import BlobStore, ChatRef, JobState, JobView
+from core.retention import job_blob_keys
 from core.store import IdentityModelView, JobStore, NewJob, UserPrefs
 from core.studio.jobdesk import JobDesk, Submitted
 
@@ -190,7 +191,7 @@ class IdentityDesk:
             [job.id for job in rows.jobs if job.state in (JobState.QUEUED, JobState.RUNNING)]
         )
         slug = identity.owner_slug(chat.platform, chat.user_id)
-        keys = {key for job in rows.jobs for key in self.jobs.blob_keys(job)}
+        keys = {key for job in rows.jobs for key in job_blob_keys(job)}
         keys |= {key for s in rows.selfies for key in (s.aligned_key, s.raw_key) if key}
         present = [key for key in keys if self.blobs.exists(key)]
         for key in present:

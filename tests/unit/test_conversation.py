@@ -42,6 +42,14 @@ def test_the_conversation_is_in_the_chosen_language(tmp_path: Path) -> None:
         assert chat.say("/help") == t("help", "ko") + "\n"
 
 
+def test_privacy_states_the_retention_rule_in_the_users_language(tmp_path: Path) -> None:
+    with Conversation(tmp_path, lang="ko") as chat:
+        chat.settings.studio.keep_days = 3
+        answer = chat.say("/privacy")
+    assert answer == t("privacy", "ko", days="3") + "\n"
+    assert "3일" in answer and "/forget" in answer
+
+
 def test_an_unknown_command_or_a_stray_word_gets_the_help(chat: Conversation) -> None:
     assert chat.say("/frobnicate") == t(UNKNOWN_LINE) + "\n"
     assert chat.say("hello") == t(UNKNOWN_LINE) + "\n"

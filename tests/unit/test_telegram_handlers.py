@@ -108,6 +108,7 @@ def test_the_command_menu_is_set_in_english_and_korean(
         "cancel",
         "settings",
         "forget",
+        "privacy",
     }
     assert "마스크" in next(c["description"] for c in api.commands["ko"] if c["command"] == "unmask")
 
