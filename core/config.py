@@ -144,6 +144,28 @@ class TrainSettings(BaseModel):
     keep_selfies_default: bool = False
 
 
+class ModerationSettings(BaseModel):
+    """The content check of every result before it is stored and delivered (``core.imaging.moderation``)."""
+
+    # On in every tier. Turning it off is the operator's decision and is logged at every worker start.
+    enabled: bool = True
+    # A result is withheld when a detection of one of ``labels`` reaches this confidence. The shared test
+    # photos (faces, masked faces, people and garments; re-encoded, resized, relit, blurred) score at most
+    # 0.30 (bench/bench_moderation.py).
+    threshold: float = Field(default=0.5, gt=0, le=1)
+    labels: list[str] = Field(
+        default_factory=lambda: [
+            "FEMALE_BREAST_EXPOSED",
+            "FEMALE_GENITALIA_EXPOSED",
+            "MALE_GENITALIA_EXPOSED",
+            "BUTTOCKS_EXPOSED",
+            "ANUS_EXPOSED",
+        ]
+    )
+    # The detector's ONNX file; unset: the one inside the nudenet wheel.
+    model_path: Path | None = None
+
+
 class WorkerSettings(BaseModel):
     concurrency: int = 1
     max_attempts: int = 3
@@ -180,6 +202,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 
     @property
     def resolved_database_url(self) -> str:

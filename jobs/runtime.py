@@ -37,6 +37,7 @@ from core.events import RedisEventBus
 from core.imaging.backends.base import Identity
 from core.imaging.idphoto.sheet import encode_png_at
 from core.imaging.intake import encode_png
+from core.imaging.moderation import ContentCheck
 from core.imaging.pipelines.jobio import JobInputs, JobRunner
 from core.kinds import KINDS
 from core.ports import JobState, JobView
@@ -107,6 +108,7 @@ class WorkerContext:
         self.events = RedisEventBus(redis_url(settings))
         self._pipelines: dict[str, JobRunner] = {}
         self._locks = {kind: threading.Lock() for kind in _image_kinds()}
+        self.content_check = ContentCheck(settings.moderation) if settings.moderation.enabled else None
 
     def pipeline(self, kind: str) -> JobRunner:
         with self._locks.setdefault(kind, threading.Lock()):
@@ -290,6 +292,7 @@ def _run_pipeline(
         identity=user_identity,
     )
     result = runner.run_job(inputs, progress)
+    _withhold_flagged(ctx, job, [result.image, *result.extras.values()])
 
     def encode(image: Image.Image) -> bytes:
         return encode_png(image) if result.dpi is None else encode_png_at(image, result.dpi)
@@ -300,6 +303,23 @@ def _run_pipeline(
     ctx.blobs.put(mkey, encode_png(result.edit_mask.convert("L")))
     ctx.blobs.put(rkey, encode(result.image.convert("RGB")))
     return dict(result.info)
+
+
+def _withhold_flagged(ctx: WorkerContext, job: JobView, images: list[Image.Image]) -> None:
+    """The content check (``core.imaging.moderation``) before anything is written: a flagged result fails
+    the job with a neutral sentence and exists only in this attempt's memory."""
+    if ctx.content_check is None:
+        return
+    for image in images:
+        verdict = ctx.content_check.check(image)
+        if verdict.flagged:
+            log.warning(
+                "job %s: result withheld by the content check (%s %.2f); nothing was stored",
+                job.id,
+                verdict.label,
+                verdict.score,
+            )
+            raise UserError("moderation.flagged")
 
 
 def _check_no_foreign_identity(runner: JobRunner, user_identity: Identity | None) -> None:

@@ -37,6 +37,8 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
         settings = settings.model_copy(update={"redis_url": embedded.url})
     migrate(settings.resolved_database_url)
     warn_about_face_prior(settings, queues)
+    if not settings.moderation.enabled:
+        log.warning("the content check is OFF (ATELIER_MODERATION__ENABLED=false): results go out unchecked")
 
     runtime.configure(settings, queues)
     signals.worker_process_init.connect(runtime.on_process_start, weak=False)
