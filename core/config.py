@@ -63,6 +63,9 @@ class DiscordSettings(BaseModel):
 
 
 class IntakeSettings(BaseModel):
+    # Processes that check and re-encode photos for a bot process (``core.imaging.intake_pool``): at most this
+    # many decodes at once, none of them in the bot's own memory. 0: in the calling thread.
+    workers: int = Field(default=2, ge=0)
     max_bytes: int = 20 * MB
     max_pixels: int = 40_000_000
     min_side: int = 64

@@ -3,6 +3,7 @@ renders it in the user's language. Anything else is a bug: logged with an error 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -21,3 +22,8 @@ class UserError(Exception):
 
     def __repr__(self) -> str:
         return f"UserError({self.key!r}, {self.params!r})"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled with its parameters (Exception's own pickling keeps ``args`` only): it crosses from the
+        processes that check photos back to the bot."""
+        return (functools.partial(type(self), self.key, **self.params), ())

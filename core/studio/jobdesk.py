@@ -20,7 +20,7 @@ from core.blobs import extra_input_key, input_key
 from core.config import Settings
 from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions
-from core.imaging.intake import intake_image
+from core.imaging.intake_pool import clean_photo
 from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import JobNotFound, JobStore, NewJob, Pending
@@ -95,8 +95,8 @@ class JobDesk:
         if seen is not None:
             return seen
         self.check_quota(chat, kind)
-        clean = intake_image(image_bytes, self.settings.intake)
-        extras = {name: intake_image(data, self.settings.intake) for name, data in extra_images.items()}
+        clean = clean_photo(image_bytes, self.settings.intake)
+        extras = {name: clean_photo(data, self.settings.intake) for name, data in extra_images.items()}
         job_id = uuid.uuid4().hex
         keys = {name: extra_input_key(job_id, name) for name in extras}
         self.blobs.put(input_key(job_id), clean.data)
