@@ -81,6 +81,8 @@ def parse_command(words: list[str], chat: ChatRef, key: str) -> list[Command]:
         return [_suit(args, chat, key)]
     if head == "/train":
         return _train(args, chat, key)
+    if head == "/admin":
+        return [commands.Admin(chat=chat, key=key, words=tuple(args))]
     path = " ".join(words)
     if not looks_like_path(path) or (
         head.startswith("/") and "/" not in head[1:] and not Path(path).is_file()

@@ -41,6 +41,8 @@ class StudioSettings(BaseModel):
     max_jobs_per_hour: int = 30
     max_active_per_chat: int = 10
     max_queued: int = 500
+    # Who may use /admin: "platform:user id" entries, e.g. ["telegram:12345", "discord:67890"].
+    operators: list[str] = Field(default_factory=list)
     # Retention: a job's photo and results are deleted this many days after it ended (failed and cancelled
     # jobs': at once); every worker looks for such jobs every ``retention_sweep_s``. /privacy tells users.
     keep_days: float = Field(default=7.0, gt=0)

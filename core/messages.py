@@ -184,6 +184,38 @@ MESSAGES: dict[str, dict[str, str]] = {
             "• /forget deletes everything about you now: photos, results, selfies, model and jobs."
         ),
         "moderation.flagged": "the result did not pass our content check, so it was deleted without being sent. Please try another photo.",
+        # --- operators ---
+        "cmd.admin": "Operators: queues, workers, users, pause",
+        "opt.admin.args": "status | jobs USER | ban USER [reason] | unban USER | pause | resume",
+        "admin.refused": "That command is for the studio's operators only.",
+        "admin.usage": (
+            "/admin - queues, workers and whether the studio is paused\n"
+            "/admin jobs USER - a user's last jobs\n"
+            "/admin ban USER [reason] - ignore a user (they are told once)\n"
+            "/admin unban USER - let them back in\n"
+            "/admin pause - refuse new jobs (queued and running ones go on)\n"
+            "/admin resume - take new jobs again\n"
+            "USER is a user id on this platform, or platform:id."
+        ),
+        "admin.status": "Studio: {state}\nWorkers: {workers}\n{queues}",
+        "admin.state.open": "open",
+        "admin.state.paused": "paused (new jobs are refused)",
+        "admin.workers_unknown": "cannot be asked from here",
+        "admin.queue": "{queue}: {queued} queued, {running} running",
+        "admin.no_queues": "No job is queued or running.",
+        "admin.jobs": "Last jobs of {user}:\n{lines}",
+        "admin.job": "{created} {kind} {state} {job_id}{error}",
+        "admin.no_jobs": "{user} has no jobs.",
+        "admin.no_user": "Say which user: /admin {action} USER (a user id, or platform:id).",
+        "admin.banned": "{user} is banned: they are told once, then nothing they send is answered.",
+        "admin.already_banned": "{user} was banned already.",
+        "admin.not_an_operator": "{user} is an operator and cannot be banned; remove them from the operators first.",
+        "admin.unbanned": "{user} may use the studio again.",
+        "admin.not_banned": "{user} is not banned.",
+        "admin.paused": "The studio is paused: new jobs are refused; queued and running jobs go on.",
+        "admin.resumed": "The studio takes new jobs again.",
+        "banned": "You can no longer use this studio. Further messages will not be answered.",
+        "studio.paused": "The studio is paused for maintenance and takes no new jobs right now. Please try again later.",
         "train.consent": (
             "Before you send selfies, please read this.\n"
             "• Send only photos of yourself. Training a model of someone else's face is not allowed.\n"
@@ -448,6 +480,38 @@ MESSAGES: dict[str, dict[str, str]] = {
             "• /forget 은 사진, 결과, 셀카, 모델, 작업 기록 등 모든 정보를 즉시 삭제합니다."
         ),
         "moderation.flagged": "결과가 콘텐츠 검사를 통과하지 못해 보내지 않고 삭제했습니다. 다른 사진으로 시도해 주세요.",
+        # --- operators ---
+        "cmd.admin": "운영자: 대기열, 워커, 사용자, 일시 정지",
+        "opt.admin.args": "status | jobs 사용자 | ban 사용자 [사유] | unban 사용자 | pause | resume",
+        "admin.refused": "이 명령은 스튜디오 운영자만 쓸 수 있습니다.",
+        "admin.usage": (
+            "/admin - 대기열, 워커, 스튜디오 일시 정지 여부\n"
+            "/admin jobs 사용자 - 사용자의 최근 작업\n"
+            "/admin ban 사용자 [사유] - 사용자 차단 (한 번 알린 뒤 응답하지 않음)\n"
+            "/admin unban 사용자 - 차단 해제\n"
+            "/admin pause - 새 작업 거절 (대기 중이거나 진행 중인 작업은 계속됨)\n"
+            "/admin resume - 새 작업 다시 받기\n"
+            "사용자는 이 플랫폼의 사용자 ID, 또는 platform:id 입니다."
+        ),
+        "admin.status": "스튜디오: {state}\n워커: {workers}\n{queues}",
+        "admin.state.open": "운영 중",
+        "admin.state.paused": "일시 정지 (새 작업 거절)",
+        "admin.workers_unknown": "여기서는 확인할 수 없음",
+        "admin.queue": "{queue}: 대기 {queued}, 진행 {running}",
+        "admin.no_queues": "대기 중이거나 진행 중인 작업이 없습니다.",
+        "admin.jobs": "{user} 의 최근 작업:\n{lines}",
+        "admin.job": "{created} {kind} {state} {job_id}{error}",
+        "admin.no_jobs": "{user} 의 작업이 없습니다.",
+        "admin.no_user": "사용자를 지정해 주세요: /admin {action} 사용자 (사용자 ID, 또는 platform:id).",
+        "admin.banned": "{user} 를 차단했습니다. 한 번 알린 뒤에는 보내는 메시지에 응답하지 않습니다.",
+        "admin.already_banned": "{user} 는 이미 차단되어 있습니다.",
+        "admin.not_an_operator": "{user} 는 운영자라서 차단할 수 없습니다. 먼저 운영자 목록에서 빼 주세요.",
+        "admin.unbanned": "{user} 가 다시 스튜디오를 쓸 수 있습니다.",
+        "admin.not_banned": "{user} 는 차단되어 있지 않습니다.",
+        "admin.paused": "스튜디오를 일시 정지했습니다. 새 작업은 거절하고, 대기 중이거나 진행 중인 작업은 계속됩니다.",
+        "admin.resumed": "스튜디오가 다시 새 작업을 받습니다.",
+        "banned": "이 스튜디오를 더 이상 이용할 수 없습니다. 이후 메시지에는 응답하지 않습니다.",
+        "studio.paused": "스튜디오가 점검 중이라 지금은 새 작업을 받지 않습니다. 나중에 다시 시도해 주세요.",
         "train.consent": (
             "셀카를 보내기 전에 읽어 주세요.\n"
             "• 본인 사진만 보내 주세요. 다른 사람의 얼굴로 모델을 학습시키는 것은 허용되지 않습니다.\n"

@@ -43,6 +43,11 @@ class CeleryJobQueue:
             log.info("removed %d waiting message(s) of cancelled jobs from the broker", removed)
         return removed
 
+    def workers(self, timeout_s: float = 1.0) -> list[str]:
+        """The names of the workers that answer a ping within ``timeout_s`` (Celery's remote control)."""
+        replies = self.app.control.ping(timeout=timeout_s) or []
+        return sorted(name for reply in replies for name in reply)
+
     def broker_job_ids(self) -> set[str]:
         """The jobs the broker holds a message for: waiting on a queue, or delivered to a worker and not yet
         acknowledged (kombu's ``unacked`` hash)."""

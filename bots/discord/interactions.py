@@ -33,7 +33,7 @@ from core.studio.service import Studio
 log = logging.getLogger(__name__)
 
 # What one member does with their own data is not the channel's business; /train carries their selfies.
-PRIVATE_COMMANDS = frozenset({"help", "train", "status", "cancel", "settings", "forget", "privacy"})
+PRIVATE_COMMANDS = frozenset({"help", "train", "status", "cancel", "settings", "forget", "privacy", "admin"})
 _PLAIN: dict[str, type[Command]] = {
     "help": commands.Help,
     "done": commands.Done,
@@ -85,6 +85,8 @@ class DiscordFrontDesk:
             return commands.Suit(
                 chat=chat, key=key, photo=uploads.get("photo"), words=words, exemplar=uploads.get("example")
             )
+        if name == "admin":
+            return commands.Admin(chat=chat, key=key, words=tuple(" ".join(words).split()))
         if name == "train":
             # photo, photo2, ... photo10, in that order whichever ones the member filled
             ordered = sorted(uploads.items(), key=lambda item: int(item[0].removeprefix("photo") or 1))

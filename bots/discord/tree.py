@@ -62,8 +62,18 @@ def build_tree(
     tree = app_commands.CommandTree(client)
     for spec in command_table():
         tree.add_command(_command(spec, on_command))
+    tree.add_command(_admin_command(on_command))
     tree.error(on_error)
     return tree
+
+
+def _admin_command(on_command: CommandHandler) -> app_commands.Command[Any, Any, None]:
+    """/admin, outside the shared command table: Discord shows it to members with the Administrator
+    permission only (a server owner can widen that in the server's integration settings); the core refuses
+    anyone who is not an operator in the settings either way."""
+    command = _command(CommandSpec("admin", (OptionSpec("args", "choice"),)), on_command)
+    command.default_permissions = discord.Permissions(administrator=True)
+    return command
 
 
 async def sync_commands(tree: app_commands.CommandTree, settings: DiscordSettings) -> None:

@@ -8,9 +8,11 @@ no model library; work reaches the workers by Celery task name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Sequence
 
-from telegram import BotCommand, BotCommandScopeDefault, Message, MessageEntity, Update
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message, MessageEntity, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -72,7 +74,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .post_init(register_commands)
+        .post_init(functools.partial(register_commands, operators=settings.studio.operators))
         .post_shutdown(close_downloads)
         .build()
     )
@@ -90,6 +92,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         "settings": h.settings_command,
         "forget": h.forget,
         "privacy": h.privacy,
+        "admin": h.admin,
     }
     for name, callback in text_commands.items():
         application.add_handler(CommandHandler(name, callback, filters=new))
@@ -101,13 +104,21 @@ def build_application(settings: Settings, studio: Studio) -> Application:
     return application
 
 
-async def register_commands(application: Application) -> None:
-    """The command menu: English for everyone, plus every other catalogue language by ``language_code``."""
+async def register_commands(application: Application, operators: Sequence[str] = ()) -> None:
+    """The command menu: English for everyone, plus every other catalogue language by ``language_code``.
+    An operator's private chat with the bot gets its own menu with /admin; nobody else's lists it."""
+    chats = [int(op.partition(":")[2]) for op in operators if op.startswith("telegram:")]
     for lang in LANGUAGES:
+        language = None if lang == "en" else lang
         commands = [BotCommand(name, t(f"cmd.{name}", lang)) for name in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "en" else lang
-        )
+        default = BotCommandScopeDefault()
+        await application.bot.set_my_commands(commands, scope=default, language_code=language)
+        for chat_id in chats:
+            await application.bot.set_my_commands(
+                [*commands, BotCommand("admin", t("cmd.admin", lang))],
+                scope=BotCommandScopeChat(chat_id),
+                language_code=language,
+            )
 
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

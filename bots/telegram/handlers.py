@@ -105,6 +105,11 @@ class TelegramHandlers:
     async def forget(self, update: Update, context: Context) -> None:
         await self._run(update, commands.Forget(chat=self._chat(update)))
 
+    async def admin(self, update: Update, context: Context) -> None:
+        """Operators only (the core refuses everyone else); listed in the operators' own menu alone."""
+        words = tuple(context.args or ())
+        await self._run(update, commands.Admin(chat=self._chat(update), words=words))
+
     async def privacy(self, update: Update, context: Context) -> None:
         await self._run(update, commands.Privacy(chat=self._chat(update)))
 

@@ -1,5 +1,6 @@
 """The job database: SQLAlchemy models, Alembic migrations and the ``JobStore`` repository."""
 
+from core.store.admin_records import PAUSED, QueueDepth
 from core.store.identity_records import ForgottenRows, IdentityModelView, SelfieView, UserPrefs
 from core.store.jobstore import Attempt, AttemptAction, JobStore, NewJob
 from core.store.migrate import migrate
@@ -15,7 +16,9 @@ __all__ = [
     "JobNotFound",
     "JobStore",
     "NewJob",
+    "PAUSED",
     "Pending",
+    "QueueDepth",
     "SelfieView",
     "StaleJob",
     "UserPrefs",

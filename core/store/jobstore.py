@@ -26,6 +26,7 @@ from sqlalchemy import Engine, Table, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from core.ports import ChatRef, JobState, JobView
+from core.store.admin_records import AdminRecords
 from core.store.engine import make_engine
 from core.store.identity_records import IdentityRecords
 from core.store.migrate import sqlite_path
@@ -63,7 +64,7 @@ class NewJob:
     reply_to_message_id: str | None = None
 
 
-class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, IdentityRecords):
+class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, IdentityRecords, AdminRecords):
     """Repository over the job database (SQLite or PostgreSQL). Thread-safe; create one per process (after
     ``fork``: connections must not cross into a child)."""
 

@@ -216,6 +216,32 @@ class PendingCommand(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Ban(Base):
+    """A user the operators banned: their updates are ignored after one notice (``notified_at``)."""
+
+    __tablename__ = "bans"
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_bans_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    banned_by: Mapped[str] = mapped_column(String(100))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Switch(Base):
+    """A studio-wide switch an operator sets from the chat (the pause), shared by every bot process."""
+
+    __tablename__ = "switches"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[bool] = mapped_column(Boolean)
+    set_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 def job_view(row: Row[Any]) -> JobView:
     return JobView(
         id=row.id,

@@ -112,6 +112,13 @@ class Privacy(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Admin(Command):
+    """/admin and its words (``core.studio.admin``): for operators only, in no command menu."""
+
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Press(Command):
     """A button of ours was pressed; ``data`` is the ``Button.data`` it carried."""
 

@@ -24,6 +24,7 @@ from core.imaging.intake import check_declared_size
 from core.messages import MESSAGES, t
 from core.ports import ChatRef, JobView
 from core.studio import buttons, commands
+from core.studio.admin import AdminDesk
 from core.studio.commands import SILENT, Command, Reply, Upload
 from core.studio.jobdesk import JobDesk, Submitted
 from core.studio.status import settings_text, status_text
@@ -52,14 +53,26 @@ class FrontDesk:
     def __init__(self, jobs: JobDesk, identities: IdentityDesk) -> None:
         self.jobs = jobs
         self.identities = identities
+        self.admin = AdminDesk(jobs)
         self.settings: Settings = jobs.settings
 
     async def handle(self, command: Command) -> Reply:
         handler = _HANDLERS[type(command)]
         try:
+            if await self._call(self._banned, command.chat):
+                return await self._ban_notice(command.chat)
             return await handler(self, command)
         except UserError as error:
             return Reply(error.render(command.chat.lang), error=True)
+
+    def _banned(self, chat: ChatRef) -> bool:
+        return not self.admin.is_operator(chat) and self.jobs.store.is_banned(chat.platform, chat.user_id)
+
+    async def _ban_notice(self, chat: ChatRef) -> Reply:
+        """One notice per ban (across bot processes); after it, nothing the user sends is answered."""
+        if await self._call(self.jobs.store.claim_ban_notice, chat.platform, chat.user_id):
+            return Reply(t("banned", chat.lang), error=True)
+        return SILENT
 
     # --- helpers ---------------------------------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -111,6 +124,9 @@ class FrontDesk:
         # Where a platform's way of attaching photos differs, the catalogue has its own help text.
         platform_help = f"help.{command.chat.platform}"
         return Reply(t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang))
+
+    async def _admin(self, command: commands.Admin) -> Reply:
+        return Reply(await self._call(self.admin.answer, command.chat, command.words))
 
     async def _privacy(self, command: commands.Privacy) -> Reply:
         return Reply(t("privacy", command.chat.lang, days=f"{self.settings.studio.keep_days:g}"))
@@ -312,6 +328,7 @@ _HANDLERS: dict[type[Command], Handler] = {
     commands.Settings: FrontDesk._settings,
     commands.Forget: FrontDesk._forget,
     commands.Privacy: FrontDesk._privacy,
+    commands.Admin: FrontDesk._admin,
     commands.Press: FrontDesk._press,
 }
 _PRESSES: dict[str, PressHandler] = {

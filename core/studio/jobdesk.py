@@ -23,7 +23,7 @@ from core.imaging.idphoto.catalog import SuitOptions
 from core.imaging.intake_pool import clean_photo
 from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
-from core.store import JobNotFound, JobStore, NewJob, Pending
+from core.store import PAUSED, JobNotFound, JobStore, NewJob, Pending
 from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class JobDesk:
         seen = self.seen(update_key)
         if seen is not None:
             return seen
+        self.check_open()
         self.check_quota(chat, kind)
         clean = clean_photo(image_bytes, self.settings.intake)
         extras = {name: clean_photo(data, self.settings.intake) for name, data in extra_images.items()}
@@ -115,6 +116,12 @@ class JobDesk:
                 reply_to_message_id=reply_to_message_id,
             )
         )
+
+    def check_open(self) -> None:
+        """``UserError("studio.paused")`` while an operator has paused the studio (/admin pause): queued and
+        running jobs go on, new ones wait for /admin resume."""
+        if self.store.switch(PAUSED):
+            raise UserError("studio.paused")
 
     def check_quota(self, chat: ChatRef, kind: str) -> None:
         """``UserError`` saying when to come back, when a job of ``kind`` now would pass one of the studio's
@@ -223,6 +230,7 @@ class JobDesk:
         if seen is not None:
             return seen
         job = self.own_job(chat, job_id)
+        self.check_open()
         self.check_quota(chat, job.kind)
         inputs = {"": job.input_key, **(job.params.get("inputs") or {})}
         if not KINDS[job.kind].retryable or not all(self.blobs.exists(key) for key in inputs.values()):

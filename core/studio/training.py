@@ -144,6 +144,7 @@ class IdentityDesk:
             raise UserError("train.need_more", have=state.selfies, need=train.min_selfies)
         if self.store.active_of_kind("train") >= train.max_active:
             raise UserError("train.busy")
+        self.jobs.check_open()
         selfies = [selfie.id for selfie in self.store.selfies(chat.platform, chat.user_id)]
         job_id = uuid.uuid4().hex
         submitted = self.jobs.queue_job(

@@ -66,6 +66,8 @@ class FakeBotAPI:
         self.calls: list[tuple[str, float]] = []
         self.downloads: list[str] = []
         self.commands: dict[str, list[dict[str, str]]] = {}
+        # Menus set for one chat (BotCommandScopeChat), by (chat id, language code).
+        self.chat_commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.answered: list[dict[str, Any]] = []  # answerCallbackQuery calls
         self.bot_messages: dict[int, dict[str, Any]] = {}
         self.confirmed_offset = 0
@@ -321,8 +323,15 @@ class FakeBotAPI:
         return message
 
     def set_commands(self, params: dict[str, Any]) -> bool:
+        scope = params.get("scope") or {}
+        scope = json.loads(scope) if isinstance(scope, str) else scope
+        commands = params["commands"]
+        commands = json.loads(commands) if isinstance(commands, str) else commands
         with self.cond:
-            self.commands[params.get("language_code", "")] = params["commands"]
+            if scope.get("type") == "chat":
+                self.chat_commands[(str(scope["chat_id"]), params.get("language_code", ""))] = commands
+            else:
+                self.commands[params.get("language_code", "")] = commands
         return True
 
     def file_info(self, file_id: str) -> dict[str, Any]:

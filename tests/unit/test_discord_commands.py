@@ -22,6 +22,7 @@ from tests.e2e.offline import refuse_network
 from tests.fakes import MemoryQueue
 
 ATTACHMENT, STRING = 11, 3
+ADMINISTRATOR = 1 << 3
 
 
 @pytest.fixture
@@ -68,7 +69,11 @@ def test_the_commands_are_the_core_table_with_korean_localisations(
 ) -> None:
     synced(api, tmp_path, guild_ids=[])
     commands = {c["name"]: c for c in api.commands[None]}
+    admin = commands.pop("admin")  # operators only: outside the shared table, hidden from members
+    assert int(admin["default_member_permissions"]) == ADMINISTRATOR
+    assert [o["name"] for o in admin["options"]] == ["args"]
     assert list(commands) == [spec.name for spec in command_table()]
+    assert all(c.get("default_member_permissions") is None for c in commands.values())
     for spec in command_table():
         command = commands[spec.name]
         assert command["description"] == t(f"cmd.{spec.name}", "en")

@@ -113,6 +113,38 @@ def test_the_command_menu_is_set_in_english_and_korean(
     assert "마스크" in next(c["description"] for c in api.commands["ko"] if c["command"] == "unmask")
 
 
+def test_admin_is_in_the_operators_own_menu_only_and_answers_them_alone(
+    api: FakeBotAPI, tmp_path: Path, queue: MemoryQueue
+) -> None:
+    base = make_settings(tmp_path, api.url)
+    settings = base.model_copy(
+        update={"studio": base.studio.model_copy(update={"operators": [f"telegram:{CHAT}"]})}
+    )
+    studio = bootstrap(settings, queue=queue)
+    stranger = CHAT + 1
+    try:
+        run(
+            studio,
+            settings,
+            api.update_of(api.text_message(CHAT, "/admin pause")),
+            api.update_of(api.text_message(stranger, "/admin resume")),
+            api.update_of(api.photo_message(stranger, photo_bytes(), caption="/unmask")),
+        )
+        assert studio.store.switch("paused")
+    finally:
+        studio.store.close()
+    assert replies(api) == [t("admin.paused")]
+    assert [sent.text for sent in api.sent_to(stranger, "sendMessage")] == [
+        t("admin.refused"),
+        t("studio.paused"),
+    ]
+    assert "admin" not in {c["command"] for c in api.commands[""]}
+    assert {c["command"] for c in api.chat_commands[(str(CHAT), "")]} >= {"admin", "unmask", "privacy"}
+    assert "운영자" in next(
+        c["description"] for c in api.chat_commands[(str(CHAT), "ko")] if c["command"] == "admin"
+    )
+
+
 def test_a_photo_with_the_caption_is_queued_from_its_largest_size(
     api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
