@@ -2,12 +2,13 @@
 
 from core.store.admin_records import PAUSED, QueueDepth
 from core.store.identity_records import ForgottenRows, IdentityModelView, SelfieView, UserPrefs
-from core.store.jobstore import Attempt, AttemptAction, JobStore, NewJob
+from core.store.jobstore import ActiveCap, Attempt, AttemptAction, JobStore, NewJob, OverCap
 from core.store.migrate import migrate
 from core.store.queries import JobNotFound, StaleJob
 from core.store.records import DeliveryView, Pending
 
 __all__ = [
+    "ActiveCap",
     "Attempt",
     "AttemptAction",
     "DeliveryView",
@@ -16,6 +17,7 @@ __all__ = [
     "JobNotFound",
     "JobStore",
     "NewJob",
+    "OverCap",
     "PAUSED",
     "Pending",
     "QueueDepth",

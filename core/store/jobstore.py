@@ -19,15 +19,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.ports import ChatRef, JobState, JobView
 from core.store.admin_records import AdminRecords
-from core.store.engine import make_engine
+from core.store.engine import is_sqlite, make_engine
 from core.store.identity_records import IdentityRecords
 from core.store.migrate import sqlite_path
 from core.store.models import Job, job_view, utcnow
@@ -64,6 +64,20 @@ class NewJob:
     reply_to_message_id: str | None = None
 
 
+@dataclass(frozen=True)
+class ActiveCap:
+    """At most ``most`` queued or running jobs of ``kinds`` per user (``create_job``)."""
+
+    kinds: tuple[str, ...]
+    most: int
+
+
+class OverCap(Exception):
+    def __init__(self, active: int) -> None:
+        super().__init__(active)
+        self.active = active
+
+
 class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, IdentityRecords, AdminRecords):
     """Repository over the job database (SQLite or PostgreSQL). Thread-safe; create one per process (after
     ``fork``: connections must not cross into a child)."""
@@ -74,6 +88,7 @@ class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, Identi
             path.parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self._engine: Engine = make_engine(url, echo=echo)
+        self._sqlite = is_sqlite(url)
 
     @property
     def engine(self) -> Engine:
@@ -84,36 +99,71 @@ class JobStore(JobQueries, DeliveryRecords, PendingCommands, UserRecords, Identi
 
     # --- creating and reading -------------------------------------------------------------------------
 
-    def create_job(self, job: NewJob) -> bool:
-        """Insert a queued job. ``False`` (and nothing written) when ``update_key`` was seen before."""
+    def create_job(self, job: NewJob, cap: ActiveCap | None = None) -> bool:
+        """Insert a queued job. ``False`` (and nothing written) when ``update_key`` was seen before.
+
+        With ``cap``, raises ``OverCap`` (nothing written) when the user already has ``cap.most`` queued or
+        running jobs of ``cap.kinds``. Count and insert are one step for every writer, so several bot
+        processes cannot both take the last place: on PostgreSQL under a transaction-scoped advisory lock on
+        the user, on SQLite in a transaction that takes the database's write lock as it begins."""
         now = utcnow()
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    insert(_jobs).values(
-                        id=job.id,
-                        kind=job.kind,
-                        queue=job.queue,
-                        state="queued",
-                        platform=job.chat.platform,
-                        user_id=job.chat.user_id,
-                        chat_id=job.chat.chat_id,
-                        lang=job.chat.lang,
-                        input_key=job.input_key,
-                        params=job.params,
-                        attempts=0,
-                        progress=0.0,
-                        update_key=job.update_key,
-                        reply_to_message_id=job.reply_to_message_id,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                if cap is not None:
+                    self._check_cap(conn, job.chat, cap)
+                self._insert_job(conn, job, now)
         except IntegrityError:
             if job.update_key is not None and self.job_by_update_key(job.update_key) is not None:
                 return False
             raise
         return True
+
+    def _check_cap(self, conn: Connection, chat: ChatRef, cap: ActiveCap) -> None:
+        if self._sqlite:
+            # The driver opens transactions lazily, at the first write; this one must hold the write lock
+            # before it counts (other writers wait for it through busy_timeout).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(
+                select(
+                    func.pg_advisory_xact_lock(func.hashtext(f"atelier-cap:{chat.platform}:{chat.user_id}"))
+                )
+            )
+        active = conn.execute(
+            select(func.count())
+            .select_from(_jobs)
+            .where(
+                _jobs.c.platform == chat.platform,
+                _jobs.c.user_id == chat.user_id,
+                _jobs.c.kind.in_(list(cap.kinds)),
+                _jobs.c.state.in_(ACTIVE_STATES),
+            )
+        ).scalar_one()
+        if active >= cap.most:
+            raise OverCap(int(active))
+
+    @staticmethod
+    def _insert_job(conn: Connection, job: NewJob, now: datetime) -> None:
+        conn.execute(
+            insert(_jobs).values(
+                id=job.id,
+                kind=job.kind,
+                queue=job.queue,
+                state="queued",
+                platform=job.chat.platform,
+                user_id=job.chat.user_id,
+                chat_id=job.chat.chat_id,
+                lang=job.chat.lang,
+                input_key=job.input_key,
+                params=job.params,
+                attempts=0,
+                progress=0.0,
+                update_key=job.update_key,
+                reply_to_message_id=job.reply_to_message_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
     def set_status_message(self, job_id: str, message_id: str) -> None:
         self._update(job_id, None, status_message_id=message_id)

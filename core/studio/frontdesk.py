@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
@@ -32,6 +33,8 @@ from core.studio.training import IdentityDesk, TrainingState
 
 T = TypeVar("T")
 UNMASK, SUIT = "/unmask", "/suit"
+# A user who was just refused by a quota is not told again for this many seconds (per bot process).
+QUOTA_NOTICE_QUIET_S = 30.0
 # /status lists this many of a user's newest active jobs.
 STATUS_JOBS = 10
 # Documents that are obviously not photos are refused before download; the rest is sniffed by intake.
@@ -55,6 +58,7 @@ class FrontDesk:
         self.identities = identities
         self.admin = AdminDesk(jobs)
         self.settings: Settings = jobs.settings
+        self._refused: dict[tuple[str, str], float] = {}  # when each user last read a quota refusal
 
     async def handle(self, command: Command) -> Reply:
         handler = _HANDLERS[type(command)]
@@ -63,6 +67,8 @@ class FrontDesk:
                 return await self._ban_notice(command.chat)
             return await handler(self, command)
         except UserError as error:
+            if self._quiet_refusal(command.chat, error):
+                return SILENT
             return Reply(error.render(command.chat.lang), error=True)
 
     def _banned(self, chat: ChatRef) -> bool:
@@ -93,6 +99,33 @@ class FrontDesk:
         if upload.sender_id is not None and upload.sender_id != chat.user_id:
             raise UserError("photo.not_yours")
         return await self.fetch(upload)
+
+    async def _may_start(self, chat: ChatRef, kind: str, key: str | None) -> None:
+        """The pause and the quotas, looked at before a photo is downloaded: a flood of photos is refused
+        for the price of a count (``submit`` looks again, and the store holds the per-user cap exactly)."""
+
+        def check() -> None:
+            if self.jobs.seen(key) is None:  # a redelivered update is answered by its first copy
+                self.jobs.check_open()
+                self.jobs.check_quota(chat, kind)
+
+        await self._call(check)
+
+    def _quiet_refusal(self, chat: ChatRef, error: UserError) -> bool:
+        """A quota refusal repeated within ``QUOTA_NOTICE_QUIET_S`` is not sent again: someone sending a
+        thousand photos reads the sentence once, and the bot's replies to everyone else are not queued
+        behind a thousand copies of it (Telegram paces a bot's messages as a whole)."""
+        if not error.key.startswith("quota."):
+            return False
+        now, who = time.monotonic(), (chat.platform, chat.user_id)
+        last = self._refused.get(who)
+        if last is not None and now - last < QUOTA_NOTICE_QUIET_S:
+            return True
+        if len(self._refused) > 10_000:  # forget the oldest half; a forgotten user just reads it again
+            for stale in sorted(self._refused, key=self._refused.__getitem__)[:5_000]:
+                del self._refused[stale]
+        self._refused[who] = now
+        return False
 
     async def _queued(self, submitted: Submitted, chat: ChatRef, key: str = "job.queued") -> Reply:
         if submitted.duplicate:  # the platform delivered this update before: the first copy answered
@@ -139,6 +172,7 @@ class FrontDesk:
         return await self._submit_unmask(chat, command.photo, command.key)
 
     async def _submit_unmask(self, chat: ChatRef, photo: Upload, key: str | None) -> Reply:
+        await self._may_start(chat, "unmask", key)
         data = await self.fetch_own(chat, photo)
         submitted = await self._call(
             self.jobs.submit_unmask, chat, data, update_key=key, reply_to_message_id=photo.message_id
@@ -156,6 +190,7 @@ class FrontDesk:
     async def _submit_suit(
         self, chat: ChatRef, photo: Upload, options: SuitOptions, exemplar: Upload | None, key: str | None
     ) -> Reply:
+        await self._may_start(chat, "suit", key)
         data = await self.fetch_own(chat, photo)
         example = None if exemplar is None else await self.fetch(exemplar)
         submitted = await self._call(

@@ -23,7 +23,7 @@ from core.imaging.idphoto.catalog import SuitOptions
 from core.imaging.intake_pool import clean_photo
 from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
-from core.store import PAUSED, JobNotFound, JobStore, NewJob, Pending
+from core.store import PAUSED, ActiveCap, JobNotFound, JobStore, NewJob, OverCap, Pending
 from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,13 @@ class JobDesk:
             )
         )
 
+    def _active_cap(self, kind: str) -> ActiveCap | None:
+        """The per-user cap the store enforces as it writes the row (``check_quota`` only looks ahead)."""
+        if not KINDS[kind].quota:
+            return None
+        kinds = tuple(name for name, spec in KINDS.items() if spec.quota)
+        return ActiveCap(kinds, self.settings.studio.max_active_per_user)
+
     def check_open(self) -> None:
         """``UserError("studio.paused")`` while an operator has paused the studio (/admin pause): queued and
         running jobs go on, new ones wait for /admin resume."""
@@ -154,7 +161,13 @@ class JobDesk:
         """Write the job row, then enqueue (see the module docstring for why in this order)."""
         chat, job_id = job.chat, job.id
         self.store.upsert_user(chat.platform, chat.user_id, chat.lang)
-        if not self.store.create_job(job):
+        try:
+            created = self.store.create_job(job, self._active_cap(job.kind))
+        except OverCap as over:  # another submission of this user's took the last place meanwhile
+            for key in filter(None, [job.input_key, *(job.params.get("inputs") or {}).values()]):
+                self.blobs.delete(key)
+            raise UserError("quota.active", count=over.active) from None
+        if not created:
             # The same update raced in twice; the other copy made the job.
             keys = [job.input_key, *(job.params.get("inputs") or {}).values()]
             for key in filter(None, keys):

@@ -37,6 +37,9 @@ class QuietServer(ThreadingHTTPServer):
     """A client hanging up mid-answer (a capped download, a shutdown) is normal here, not an error."""
 
     daemon_threads = True
+    # Telegram takes as many connections as a bot opens (python-telegram-bot pools up to 256); the standard
+    # library's backlog of 5 would reset them under a burst.
+    request_queue_size = 256
 
     def handle_error(self, request: object, client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
