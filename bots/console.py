@@ -13,6 +13,7 @@ from rich.text import Text
 from core.ports import JobState, JobView
 from core.studio.commands import Button, Buttons
 from core.studio.delivery import Attachment
+from core.studio.sent_parts import SentParts
 
 
 class ButtonBoard:
@@ -98,6 +99,7 @@ class ConsoleResultSender:
         caption: str,
         attachments: Sequence[Attachment] = (),
         buttons: Buttons = (),
+        parts: SentParts | None = None,  # local files and lines: nothing that fails half-way to resume
     ) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"{job.id}.png"
@@ -111,7 +113,7 @@ class ConsoleResultSender:
         self.screen.show_buttons(buttons)
         self.finished_event(job.id).set()
 
-    async def send_text(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None:
         failed = job.state is JobState.FAILED
         self.texts[job.id] = text
         if failed:

@@ -54,6 +54,11 @@ def extra_result_key(job_id: str, name: str) -> str:
     return f"results/{job_id}.{name}.png"
 
 
+def delivery_parts_key(job_id: str) -> str:
+    """The parts of a job's delivery that already reached the chat, while a retry may still need them."""
+    return f"deliveries/{job_id}.json"
+
+
 def result_keys(job_id: str, extra_results: Iterable[str] = ()) -> list[str]:
     """Every key an attempt of the job may write: the result, the edit mask and the named extra results."""
     return [result_key(job_id), mask_key(job_id), *(extra_result_key(job_id, name) for name in extra_results)]

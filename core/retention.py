@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.blobs import result_keys
+from core.blobs import delivery_parts_key, result_keys
 from core.kinds import KINDS
 from core.ports import BlobStore, JobView
 from core.store import JobStore
@@ -37,6 +37,7 @@ def job_blob_keys(job: JobView) -> list[str]:
     spec = KINDS.get(job.kind)
     keys = [job.input_key, job.result_key, job.mask_key, *(job.params.get("inputs") or {}).values()]
     keys += result_keys(job.id, spec.extra_results if spec is not None else ())
+    keys.append(delivery_parts_key(job.id))  # what a delivery in progress already sent
     return list(dict.fromkeys(key for key in keys if key))
 
 

@@ -6,7 +6,13 @@ it and results come as followups (these need no permission in the channel). An i
 Discord already refuses the token, everything goes to the channel (or DM) with the bot token instead: the
 result mentions the member and replies to the status message; the answers of a private command (a selfie
 verdict, "your model is ready") go to the member's direct messages. A channel that is gone or closed to the
-bot raises ``Undeliverable``. Rate limits (429) are waited out by discord.py itself.
+bot raises ``Undeliverable``; any other 4xx Discord will answer again to the same request (400 Invalid Form
+Body, 403 Missing Permissions, 413 too large) raises ``Rejected``, never retried. Rate limits (429) are waited
+out by discord.py itself, and so, a few times, are its 5xx; what is left is retried later by the Deliverer.
+
+A result is one message with the picture (fitted to the upload limit by ``bots.upload_fit``, the helper both
+platforms share) and one per attachment, each a part of the delivery (``SentParts``): a retry sends only the
+messages that did not arrive.
 """
 
 from __future__ import annotations
@@ -17,18 +23,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import discord
-from PIL import Image
 
 from bots.discord.views import clip, make_view
+from bots.upload_fit import fit_upload
 from core.config import DiscordSettings
-from core.imaging.intake import jpeg_within
 from core.kinds import KINDS
 from core.ports import JobView
 from core.studio.commands import Buttons
-from core.studio.delivery import Attachment, Undeliverable
+from core.studio.delivery import Attachment, Rejected, Undeliverable
+from core.studio.sent_parts import SentParts
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +140,27 @@ class DiscordResultSender:
         caption: str,
         attachments: Sequence[Attachment] = (),
         buttons: Buttons = (),
+        parts: SentParts | None = None,
     ) -> None:
+        parts = parts if parts is not None else SentParts()
+        # The server's limit while the interaction is known; else the one every server and DM accepts.
         limit = self._upload_limits.get(job.id, discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES)
-        data, suffix = await asyncio.to_thread(fit_upload, result_png, limit)
-        messages = [_Outgoing(caption, ((data, f"atelier-{job.id}.{suffix}"),), buttons)]
-        for extra in attachments:
-            extra_data, extra_suffix = await asyncio.to_thread(fit_upload, extra.data, limit)
-            name = f"atelier-{job.id}-{extra.name}.{extra_suffix}"
-            messages.append(_Outgoing(extra.caption, ((extra_data, name),)))
-        for outgoing in messages:
-            await self._send(job, outgoing)
+        messages = [("result", caption, result_png, f"atelier-{job.id}", buttons)]
+        messages += [
+            (f"attachment:{extra.name}", extra.caption, extra.data, f"atelier-{job.id}-{extra.name}", ())
+            for extra in attachments
+        ]
+        for part, text, png, stem, part_buttons in messages:
+            if part in parts:
+                continue
+            fitted = await asyncio.to_thread(fit_upload, png, limit)
+            outgoing = _Outgoing(text, ((fitted.data, f"{stem}.{fitted.suffix}"),), part_buttons)
+            await parts.send(part, partial(self._send, job, outgoing))
 
-    async def send_text(self, job: JobView, text: str) -> None:
-        await self._send(job, _Outgoing(text))
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None:
+        await (parts if parts is not None else SentParts()).send(
+            "text", partial(self._send, job, _Outgoing(text))
+        )
 
     # --- sending --------------------------------------------------------------------------------------
     async def _send(self, job: JobView, outgoing: _Outgoing) -> None:
@@ -168,6 +183,7 @@ class DiscordResultSender:
                 return
             except discord.HTTPException as error:
                 if not _expired(error):
+                    _raise_if_permanent(error)
                     raise
                 self._forget(job.id)
                 log.info("interaction token of job %s expired; sending to the channel", job.id)
@@ -185,6 +201,9 @@ class DiscordResultSender:
             await (channel or self._channel(job)).send(content, files=_files(outgoing), **extra)
         except (discord.Forbidden, discord.NotFound) as error:
             raise Undeliverable(f"{error.status} {error.text}") from error
+        except discord.HTTPException as error:
+            _raise_if_permanent(error)
+            raise
 
     def _channel(self, job: JobView) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(int(job.chat.chat_id))
@@ -199,10 +218,8 @@ def _expired(error: discord.HTTPException) -> bool:
     return error.status == 401 or error.code in _EXPIRED_CODES
 
 
-def fit_upload(png: bytes, max_bytes: int) -> tuple[bytes, str]:
-    """The PNG itself when Discord takes it, else a JPEG, downscaled until it fits (a result is the input's
-    full resolution, which can exceed a server's upload limit). Returns the bytes and the file suffix."""
-    if len(png) <= max_bytes:
-        return png, "png"
-    with Image.open(io.BytesIO(png)) as image:
-        return jpeg_within(image, max_bytes), "jpg"
+def _raise_if_permanent(error: discord.HTTPException) -> None:
+    """A 4xx is Discord's answer to the request itself and comes again every time: ``Rejected``. (A 429 never
+    gets here: discord.py waits it out.) 5xx and network errors are left to be retried."""
+    if 400 <= error.status < 500 and error.status != 429:
+        raise Rejected(f"{error.status} {error.text}") from error

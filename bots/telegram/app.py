@@ -2,7 +2,9 @@
 
 The process polls Telegram and runs the core ``Deliverer`` side by side: updates become jobs through the
 studio, finished jobs come back from the database (durable) with Redis events as the fast path. It imports
-no model library; work reaches the workers by Celery task name.
+no model library; work reaches the workers by Celery task name. Every request the bot makes, replies and
+deliveries alike, is paced by python-telegram-bot's ``AIORateLimiter`` with a per-private-chat pace added
+(``rate_limiter``, ``bots.telegram.pacing``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bots.processes import stop_on_signals, widen_thread_pool
 from bots.telegram.files import FileDownloader, install_token_redaction
 from bots.telegram.handlers import TelegramHandlers
 from bots.telegram.ordering import PerChatUpdateProcessor
+from bots.telegram.pacing import PacedRateLimiter
 from bots.telegram.sender import TelegramResultSender
 from core.config import Settings
 from core.messages import LANGUAGES, t
@@ -39,6 +42,11 @@ COMMANDS = ("start", *(spec.name for spec in command_table()))
 BUTTON_PATTERN = r"^(suit|train|settings|forget|job):"
 # Updates processed at once (different chats; one chat's updates stay in order).
 MAX_CONCURRENT_UPDATES = 64
+# Telegram's published flood limits for a bot: about 30 messages a second in all, 20 a minute in one group,
+# about one a second in one private chat (with short bursts; Telegram gives no exact figure).
+MESSAGES_PER_SECOND = 30
+GROUP_MESSAGES_PER_MINUTE = 20
+PRIVATE_BURST = 3
 
 
 class _CaptionCommand(filters.MessageFilter):
@@ -54,6 +62,23 @@ class _CaptionCommand(filters.MessageFilter):
             return False
         name, _, username = caption[1 : entities[0].length].partition("@")
         return name.lower() == self.command and username.lower() in ("", message.get_bot().username.lower())
+
+
+def rate_limiter() -> PacedRateLimiter:
+    """The pacing of every request the bot makes. It does not retry a 429 itself: its retries pause every
+    chat for as long as one chat was told to wait, so the result sender waits out a 429 for that send alone
+    (``bots.telegram.sender``) and a handler's reply reports it to the central error handler."""
+    # With no retries of its own the limiter logs each 429 it passes on as an error with a traceback; the
+    # sender or the error handler logs it once, where it is handled.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    return PacedRateLimiter(
+        overall_max_rate=MESSAGES_PER_SECOND,
+        overall_time_period=1,
+        group_max_rate=GROUP_MESSAGES_PER_MINUTE,
+        group_time_period=60,
+        private_burst=PRIVATE_BURST,
+        private_time_period=PRIVATE_BURST,
+    )
 
 
 def build_application(settings: Settings, studio: Studio) -> Application:
@@ -74,6 +99,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .rate_limiter(rate_limiter())
         .post_init(functools.partial(register_commands, operators=settings.studio.operators))
         .post_shutdown(close_downloads)
         .build()

@@ -7,8 +7,15 @@ afterwards (``core.store.records``), so concurrent sweeps, several bot processes
 send one result twice.
 
 Texts are rendered here, in the user's language, from ``core.messages``; senders only send. A sender raises
-``Undeliverable`` when the chat is gone (the user blocked the bot): the job is marked undeliverable and never
-retried. Any other send error is retried later with exponential backoff, up to ``max_send_attempts``.
+``Undeliverable`` when the chat is gone (the user blocked the bot), or ``Rejected`` when the platform refused
+a message for good (a permanent 4xx: the same request would get the same answer): the job is marked
+undeliverable and never retried. Any other send error (flood control that did not end, a 5xx, the network)
+is retried later with exponential backoff, up to ``max_send_attempts``.
+
+A result can take several messages (the photo, the full-resolution file, the /suit sheet). The sender sends
+each through ``SentParts`` (``core.studio.sent_parts``), which records it once the platform took it, so a
+retry after a failure in the middle resumes with the next part and never sends the photo twice. The record
+goes once the delivery has ended.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from core.store import JobNotFound, JobStore
 from core.store.models import utcnow
 from core.studio.buttons import job_buttons
 from core.studio.commands import Buttons
+from core.studio.sent_parts import SentParts, forget_sent_parts, load_sent_parts
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,12 @@ class Undeliverable(Exception):
     """The user blocked the bot / the chat is gone: mark undeliverable, never retry."""
 
 
+class Rejected(Undeliverable):
+    """The platform refused a message for good (a permanent 4xx: too long, a file it will not take, a
+    permission the bot lacks): the same request would be refused again, so it is not retried. Unlike a
+    blocked user it points at a bug of ours or a setting of the chat, so it is logged as an error."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A further result file sent after the main one (the /suit print sheet)."""
@@ -54,6 +68,9 @@ class Attachment:
 
 
 class ResultSender(Protocol):
+    """A front end's way of answering a finished job. A sender that sends several messages sends each
+    through ``parts`` (a fresh, unrecorded ``SentParts`` when ``None``)."""
+
     platform: str
 
     # Edit the status message (best effort); ``buttons`` replace the ones it had (Cancel while running).
@@ -65,8 +82,10 @@ class ResultSender(Protocol):
         caption: str,
         attachments: Sequence[Attachment] = (),
         buttons: Buttons = (),
+        parts: SentParts | None = None,
     ) -> None: ...
-    async def send_text(self, job: JobView, text: str) -> None: ...  # a reply that is only a sentence
+    # A reply that is only a sentence.
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None: ...
 
 
 def progress_text(job: JobView) -> str:
@@ -208,12 +227,17 @@ class Deliverer:
             if token is None:
                 return False
             try:
-                await asyncio.wait_for(self._send(sender, job), timeout=self.send_timeout_s)
+                parts = await asyncio.to_thread(load_sent_parts, self.blobs, job_id)
+                await asyncio.wait_for(self._send(sender, job, parts), timeout=self.send_timeout_s)
             except Undeliverable as error:
-                log.info("job %s undeliverable: %s", job_id, error)
+                if isinstance(error, Rejected):
+                    log.error("job %s: the platform refused the result for good: %s", job_id, error)
+                else:
+                    log.info("job %s undeliverable: %s", job_id, error)
                 await asyncio.to_thread(
                     self.store.mark_undeliverable, job_id, token, str(error) or "undeliverable"
                 )
+                await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
                 return False
             except Exception as error:
                 await self._retry_later(job_id, token, error)
@@ -224,6 +248,7 @@ class Deliverer:
                 self.store.retry_delivery_later(job_id, token, delay_s=0, error="interrupted by shutdown")
                 raise
             await asyncio.to_thread(self.store.mark_sent, job_id, token)
+            await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
         # The status message said "working" and had a Cancel button: the last word on it, without buttons.
         # Best effort: the result (or the reason) is already there.
         final = t("job.done" if job.state is JobState.DONE else "job.ended", job.chat.lang)
@@ -233,26 +258,26 @@ class Deliverer:
             log.debug("final status edit for job %s skipped: %s", job_id, error)
         return True
 
-    async def _send(self, sender: ResultSender, job: JobView) -> None:
+    async def _send(self, sender: ResultSender, job: JobView, parts: SentParts) -> None:
         lang = job.chat.lang
         if job.state is JobState.DONE and job.result_key is None:
             text = notice_text(job)
             if text is None:
                 log.error("job %s finished with neither an image nor a notice", job.id)
                 text = t("error.internal", lang, error_id=job.id[:8])
-            await sender.send_text(job, text)
+            await sender.send_text(job, text, parts)
         elif job.state is JobState.DONE:
             try:
                 png = await asyncio.to_thread(self.blobs.get, job.result_key or "")
             except (OSError, ValueError):
                 error_id = uuid.uuid4().hex[:8]
                 log.exception("job %s: result %r unreadable (error id %s)", job.id, job.result_key, error_id)
-                await sender.send_text(job, t("error.internal", lang, error_id=error_id))
+                await sender.send_text(job, t("error.internal", lang, error_id=error_id), parts)
                 return
             attachments = await asyncio.to_thread(self._attachments, job)
-            await sender.send_result(job, png, result_caption(job), attachments, job_buttons(job))
+            await sender.send_result(job, png, result_caption(job), attachments, job_buttons(job), parts)
         else:
-            await sender.send_text(job, failure_text(job))
+            await sender.send_text(job, failure_text(job), parts)
 
     def _attachments(self, job: JobView) -> list[Attachment]:
         return [
@@ -267,6 +292,7 @@ class Deliverer:
         if attempts >= self.max_send_attempts:
             log.error("job %s: giving up delivery after %d attempts (%s)", job_id, attempts, reason)
             await asyncio.to_thread(self.store.mark_undeliverable, job_id, token, reason)
+            await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
             return
         delay = min(600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
         log.warning("job %s: delivery failed (%s); retrying in %.0f s", job_id, reason, delay)

@@ -6,7 +6,7 @@ login (``users/@me``, ``oauth2/applications/@me``), command sync, interaction ca
 followups under the interaction token, and channel messages under the bot token. Attachments are served
 from ``{url}/cdn/...`` as Discord's CDN serves them. Every request is recorded with the time it arrived;
 tests inject interactions built here (their tokens are known to the fake), wait for what the bot sent and
-switch on failures: an expired interaction token, a channel the bot lost access to.
+switch on failures: an expired interaction token, a channel the bot lost access to, a message refused.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class FakeDiscordAPI:
         self.tokens: dict[str, TokenState] = {}
         self.files: dict[str, tuple[bytes, str]] = {}  # "<id>/<name>" -> (bytes, content type)
         self.gone_channels: dict[int, tuple[int, int, str]] = {}
+        self.refusals: list[list[Any]] = []  # [status, code, message, times left] for new messages
         self.gateway = FakeGateway(self)
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -238,6 +239,20 @@ class FakeDiscordAPI:
         error = (404, 10003, "Unknown Channel") if status == 404 else (403, 50001, "Missing Access")
         with self.cond:
             self.gone_channels[channel_id] = error
+
+    def refuse_messages(self, status: int, code: int, message: str, *, times: int = 1) -> None:
+        """The next ``times`` new messages (followups and channel sends) are refused with ``status``: a 400
+        Invalid Form Body, a 413 Request Entity Too Large, a 500."""
+        with self.cond:
+            self.refusals.append([status, code, message, times])
+
+    def take_refusal(self) -> tuple[int, int, str] | None:
+        with self.cond:
+            for refusal in self.refusals:
+                if refusal[3] > 0:
+                    refusal[3] -= 1
+                    return refusal[0], refusal[1], refusal[2]
+        return None
 
     # --- observing the bot --------------------------------------------------------------------------------
     def wait_for(

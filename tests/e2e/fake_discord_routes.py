@@ -194,6 +194,9 @@ class Routes:
         if refused is not None:
             return refused
         assert state is not None
+        refusal = self.fake.take_refusal()
+        if refusal is not None:
+            return self._answer(recorded, error(*refusal))
         body = recorded.body or {}
         message = self.fake.new_message(
             state.channel_id, body, recorded.files, flags=int(body.get("flags") or 0)
@@ -217,6 +220,9 @@ class Routes:
         refused = self._channel(recorded, channel_id)
         if refused is not None:
             return refused
+        refusal = self.fake.take_refusal()
+        if refusal is not None:
+            return self._answer(recorded, error(*refusal))
         body = recorded.body or {}
         reference = (body.get("message_reference") or {}).get("message_id")
         message = self.fake.new_message(

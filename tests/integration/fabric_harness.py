@@ -25,6 +25,7 @@ from core.ports import ChatRef, JobView
 from core.store.models import Job
 from core.studio.commands import Buttons
 from core.studio.delivery import Attachment, Deliverer
+from core.studio.sent_parts import SentParts
 from core.studio.service import Studio
 
 WORKER_SCRIPT = Path(__file__).with_name("fabric_worker.py")
@@ -101,12 +102,13 @@ class RecordingSender:
         caption: str,
         attachments: Sequence[Attachment] = (),
         buttons: Buttons = (),
+        parts: SentParts | None = None,
     ) -> None:
         assert Image.open(io.BytesIO(result_png)).size == (job.params["width"], job.params["height"])
         with self.lock:
             self.results.append(job.id)
 
-    async def send_text(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None:
         with self.lock:
             self.failures.append((job.id, text))
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from core.blobs import LocalBlobStore
+from core.blobs import LocalBlobStore, delivery_parts_key
 from core.messages import t
 from core.ports import ChatRef, JobView
 from core.store import AttemptAction, JobStore, NewJob, migrate
 from core.store.models import Delivery, Job
 from core.studio.commands import Buttons
-from core.studio.delivery import Attachment, Deliverer, Undeliverable, failure_text
+from core.studio.delivery import Attachment, Deliverer, Rejected, Undeliverable, failure_text
+from core.studio.sent_parts import SentParts
 
 EN = ChatRef(platform="telegram", user_id="1", chat_id="10", lang="en")
 KO = ChatRef(platform="telegram", user_id="2", chat_id="20", lang="ko")
@@ -48,6 +49,7 @@ class RecordingSender:
         caption: str,
         attachments: Sequence[Attachment] = (),
         buttons: Buttons = (),
+        parts: SentParts | None = None,
     ) -> None:
         self.calls += 1
         self.attachments.append([a.name for a in attachments])
@@ -57,11 +59,47 @@ class RecordingSender:
         self.results.append((job.id, result_png, caption))
         self.buttons.append((caption, buttons))
 
-    async def send_text(self, job: JobView, text: str) -> None:
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with
         self.failures.append((job.id, text))
+
+
+class PartByPartPlatform:
+    """A platform that takes a result as several messages, the photo, the full-resolution file and one per
+    attachment, and fails the message named ``fail_once`` the first time it is sent."""
+
+    platform = "telegram"
+
+    def __init__(self, fail_once: str | None = None) -> None:
+        self.fail_once = fail_once
+        self.posted: list[str] = []  # every message the chat received, in order
+
+    async def show_progress(self, job: JobView, text: str, buttons: Buttons = ()) -> None:
+        pass
+
+    async def send_result(
+        self,
+        job: JobView,
+        result_png: bytes,
+        caption: str,
+        attachments: Sequence[Attachment] = (),
+        buttons: Buttons = (),
+        parts: SentParts | None = None,
+    ) -> None:
+        parts = parts if parts is not None else SentParts()
+        for name in ["photo", "document", *(f"attachment:{a.name}" for a in attachments)]:
+            await parts.send(name, lambda name=name: self._post(name))
+
+    async def send_text(self, job: JobView, text: str, parts: SentParts | None = None) -> None:
+        await (parts if parts is not None else SentParts()).send("text", lambda: self._post("text"))
+
+    async def _post(self, name: str) -> None:
+        if name == self.fail_once:
+            self.fail_once = None
+            raise ConnectionError(f"connection reset while sending the {name}")
+        self.posted.append(name)
 
 
 class QueueEventBus:
@@ -111,6 +149,25 @@ def done_job(store: JobStore, blobs: LocalBlobStore, chat: ChatRef = EN) -> str:
     blobs.put(f"results/{job_id}.png", f"png of {job_id}".encode())
     store.mark_done(job_id, f"results/{job_id}.png", None)
     return job_id
+
+
+def done_suit_job(store: JobStore, blobs: LocalBlobStore) -> str:
+    """A finished /suit job: a result and its print sheet."""
+    job_id = uuid.uuid4().hex
+    store.create_job(NewJob(id=job_id, kind="suit", queue="gpu", chat=EN, input_key=f"inputs/{job_id}.png"))
+    assert store.start_attempt(job_id, 3, owner="w").action is AttemptAction.RUN
+    blobs.put(f"results/{job_id}.png", b"result png")
+    blobs.put(f"results/{job_id}.sheet.png", b"sheet png")
+    store.mark_done(job_id, f"results/{job_id}.png", None)
+    return job_id
+
+
+def make_due(store: JobStore, job_id: str) -> None:
+    """The retry's backoff has passed."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(Delivery).where(Delivery.job_id == job_id).values(next_attempt_at=datetime.now(UTC))
+        )
 
 
 def failed_job(store: JobStore, chat: ChatRef, key: str, **params: object) -> str:
@@ -413,3 +470,38 @@ def test_a_failed_jobs_status_message_stops_saying_working(store: JobStore, blob
     sender = RecordingSender()
     asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver_pending())
     assert sender.progress[-1][1] == t("job.ended", "en")
+
+
+@pytest.mark.parametrize("failing", ["photo", "document", "attachment:sheet"])
+def test_a_retry_resumes_a_multi_part_delivery_where_it_stopped(
+    db_url: str, store: JobStore, blobs: LocalBlobStore, failing: str
+) -> None:
+    """Each part is recorded once the platform took it, durably (the retry here runs in another process,
+    with its own store and sender): every part reaches the chat exactly once."""
+    job_id = done_suit_job(store, blobs)
+    first = PartByPartPlatform(fail_once=failing)
+    assert asyncio.run(Deliverer(store, blobs, None, {"telegram": first}).deliver_pending()) == 0
+    record = store.delivery(job_id)
+    assert record is not None and record.status == "pending"
+
+    make_due(store, job_id)
+    other_process, second = JobStore(db_url), PartByPartPlatform()
+    try:
+        assert asyncio.run(Deliverer(other_process, blobs, None, {"telegram": second}).deliver_pending()) == 1
+    finally:
+        other_process.close()
+    assert first.posted + second.posted == ["photo", "document", "attachment:sheet"]
+    assert not blobs.exists(delivery_parts_key(job_id))  # delivered: nothing left to resume
+
+
+def test_a_rejected_message_ends_the_delivery_at_once(store: JobStore, blobs: LocalBlobStore) -> None:
+    """A permanent refusal (a 4xx the same request would get again) is not retried with backoff."""
+    job_id = done_job(store, blobs)
+    sender = RecordingSender(fail_with=Rejected("Bad Request: message is too long"))
+    deliverer = Deliverer(store, blobs, None, {"telegram": sender})
+    for _ in range(3):
+        make_due(store, job_id)
+        assert asyncio.run(deliverer.deliver_pending()) == 0
+    record = store.delivery(job_id)
+    assert record is not None and record.status == "undeliverable" and record.attempts == 1
+    assert sender.calls == 1 and "too long" in (record.last_error or "")

@@ -1,6 +1,8 @@
 """Results and progress back to Discord through the real ``Deliverer`` and the real client: through the
 interaction token while it lives, through the channel with the bot token after it expired, after a restart,
-or when Discord refuses the token; and a channel that is gone makes the job undeliverable."""
+or when Discord refuses the token; a channel that is gone, or a message Discord refuses for good (a permanent
+4xx), makes the job undeliverable; a result over the upload limit is fitted by the helper both platforms
+share; a retried delivery sends only the messages that did not arrive."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ import pytest
 from PIL import Image
 
 from bots.discord.app import AtelierClient
-from bots.discord.sender import fit_upload
+from bots.upload_fit import fit_upload
 from core.blobs import extra_result_key, result_key
 from core.messages import t
 from core.ports import ChatRef
-from core.studio.delivery import Deliverer, progress_text, result_caption
+from core.studio.delivery import Attachment, Deliverer, progress_text, result_caption
+from core.studio.sent_parts import SentParts
 from core.studio.service import Studio, bootstrap
 from tests.e2e.discord_harness import (
     CHANNEL,
@@ -50,19 +53,23 @@ def png(width: int = 64, height: int = 48) -> bytes:
     return buffer.getvalue()
 
 
-async def submit(api: FakeDiscordAPI, client: AtelierClient, command: str = "unmask") -> tuple[str, dict]:
+async def submit(
+    api: FakeDiscordAPI, client: AtelierClient, command: str = "unmask", **interaction: Any
+) -> tuple[str, dict]:
     """Run ``/command`` with a photo; returns the job id and the interaction payload."""
     files = {"photo": api.add_file(photo_bytes())}
-    payload = api.slash(command, user_id=USER, channel_id=CHANNEL, guild_id=GUILD_ID, files=files)
+    payload = api.slash(
+        command, user_id=USER, channel_id=CHANNEL, guild_id=GUILD_ID, files=files, **interaction
+    )
     await handled(client, payload)
     studio = client.desk.studio
     (job,) = studio.active_jobs(ChatRef("discord", str(USER), str(CHANNEL)))
     return job.id, payload
 
 
-def finish(studio: Studio, job_id: str, *, sheet: bool = False) -> None:
+def finish(studio: Studio, job_id: str, *, sheet: bool = False, result: bytes | None = None) -> None:
     assert studio.store.start_attempt(job_id, 3, owner="w").action.name == "RUN"
-    studio.blobs.put(result_key(job_id), png())
+    studio.blobs.put(result_key(job_id), result or png())
     if sheet:
         studio.blobs.put(extra_result_key(job_id, "sheet"), png(100, 150))
     studio.store.mark_done(job_id, result_key(job_id), None)
@@ -237,13 +244,101 @@ def test_a_failed_job_is_told_in_a_sentence(api: FakeDiscordAPI, tmp_path: Path)
         studio.store.close()
 
 
-def test_a_result_over_the_upload_limit_is_sent_as_a_smaller_jpeg() -> None:
-    small = png()
-    assert fit_upload(small, len(small)) == (small, "png")
-    big = photo_bytes(600, 600, fmt="PNG", noise=True)
-    data, suffix = fit_upload(big, 150_000)
-    assert suffix == "jpg" and len(data) <= 150_000
-    assert Image.open(io.BytesIO(data)).format == "JPEG"
+def test_a_result_over_the_interactions_upload_limit_is_fitted_by_the_shared_helper(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api)
+    big = photo_bytes(300, 300, fmt="PNG", noise=True)
+    limit = len(big) // 2
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client, attachment_size_limit=limit)
+            finish(studio, job_id, result=big)
+            assert await deliverer(studio, client).deliver(job_id)
+            (sent,) = webhook_posts(api, payload)
+            assert [f.filename for f in sent.files] == [f"atelier-{job_id}.jpg"]
+            assert sent.files[0].data == fit_upload(big, limit).data and len(sent.files[0].data) <= limit
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+@pytest.mark.parametrize(
+    ("ttl_s", "status", "code", "message"),
+    [
+        (None, 400, 50035, "Invalid Form Body"),
+        (None, 403, 50013, "Missing Permissions"),
+        (None, 413, 40005, "Request entity too large"),
+        (0, 400, 50035, "Invalid Form Body"),
+    ],
+    ids=["followup-400", "followup-403", "followup-413", "channel-400"],
+)
+def test_a_message_discord_refuses_for_good_is_not_retried(
+    api: FakeDiscordAPI, tmp_path: Path, ttl_s: int | None, status: int, code: int, message: str
+) -> None:
+    """A permanent 4xx (not an expired interaction token) gets the same answer every time: the delivery
+    ends at once, with the reason, instead of being retried with backoff."""
+    settings = {} if ttl_s is None else {"interaction_token_ttl_s": ttl_s}
+    studio = studio_for(tmp_path, api, **settings)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, _ = await submit(api, client)
+            finish(studio, job_id)
+            api.refuse_messages(status, code, message)
+            assert not await deliverer(studio, client).deliver(job_id)
+            record = studio.store.delivery(job_id)
+            assert record is not None and record.status == "undeliverable"
+            assert message in (record.last_error or "")
+            refused = api.matching(lambda r: r.method == "POST" and r.status == status)
+            assert len(refused) == 1
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_a_server_error_is_still_retried(api: FakeDiscordAPI, tmp_path: Path) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client)
+            finish(studio, job_id)
+            api.refuse_messages(500, 0, "Internal Server Error")
+            assert await deliverer(studio, client).deliver(job_id)
+            assert [r.status for r in webhook_posts(api, payload)] == [500, 200]
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
+
+
+def test_a_retried_delivery_sends_only_the_messages_that_did_not_arrive(
+    api: FakeDiscordAPI, tmp_path: Path
+) -> None:
+    studio = studio_for(tmp_path, api)
+
+    async def scenario() -> None:
+        async with logged_in(studio.settings, studio) as client:
+            job_id, payload = await submit(api, client, "suit")
+            finish(studio, job_id, sheet=True)
+            parts = SentParts(["result"])  # an earlier attempt got the result through, then failed
+            sheet_png = Attachment("sheet", png(100, 150), "Print at 100%.")
+            await client.sender.send_result(studio.job(job_id), png(), "Here.", [sheet_png], parts=parts)
+            (sheet,) = webhook_posts(api, payload)
+            assert [f.filename for f in sheet.files] == [f"atelier-{job_id}-sheet.png"]
+            assert "attachment:sheet" in parts
+
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
 
 
 def test_try_again_queues_a_new_job_whose_progress_edits_the_followup_it_was_announced_in(

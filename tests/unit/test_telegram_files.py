@@ -116,7 +116,7 @@ def test_the_telegram_modules_import_no_model_library() -> None:
     code = (
         "import sys\n"
         "import bots.telegram.app, bots.telegram.handlers, bots.telegram.sender, bots.telegram.files\n"
-        "import bots.telegram.ordering, bots.telegram.ratelimit, jobs.queue, core.events\n"
+        "import bots.telegram.ordering, bots.upload_fit, jobs.queue, core.events\n"
         "import core.studio.delivery\n"
         "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'ultralytics', 'mediapipe', 'cv2')"
         " if m in sys.modules]\n"
