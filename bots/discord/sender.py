@@ -30,8 +30,10 @@ import discord
 
 from bots.discord.views import clip, make_view
 from bots.upload_fit import fit_upload
-from core.config import DiscordSettings
+from core.config import MB, DiscordSettings
+from core.imaging.intake import human_number
 from core.kinds import KINDS
+from core.messages import t
 from core.ports import JobView
 from core.studio.commands import Buttons
 from core.studio.delivery import Attachment, Rejected, Undeliverable
@@ -154,6 +156,9 @@ class DiscordResultSender:
             if part in parts:
                 continue
             fitted = await asyncio.to_thread(fit_upload, png, limit)
+            if fitted.reduced:
+                note = t("result.upload_reduced", job.chat.lang, limit_mb=human_number(limit / MB))
+                text = f"{text}\n{note}"
             outgoing = _Outgoing(text, ((fitted.data, f"{stem}.{fitted.suffix}"),), part_buttons)
             await parts.send(part, partial(self._send, job, outgoing))
 

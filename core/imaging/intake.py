@@ -141,23 +141,6 @@ def intake_image(data: bytes, limits: IntakeSettings) -> CleanImage:
     return CleanImage(image, encode_png(image), source_format, image.width, image.height)
 
 
-# Results over a chat platform's upload limit go out as JPEG at this quality, downscaled until they fit.
-JPEG_QUALITY = 90
-
-
-def jpeg_within(image: Image.Image, max_bytes: int, scale: float = 1.0) -> bytes:
-    """``image`` as a JPEG of at most ``max_bytes``, starting at ``scale`` and shrinking by a quarter until
-    it fits."""
-    rgb = image.convert("RGB")
-    while True:
-        size = (max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale)))
-        buffer = io.BytesIO()
-        rgb.resize(size, Image.Resampling.LANCZOS).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        if buffer.tell() <= max_bytes:
-            return buffer.getvalue()
-        scale *= 0.75
-
-
 def encode_png(image: Image.Image) -> bytes:
     """Pixels only, fast: the encoding of every image the service stores (inputs and results)."""
     buffer = io.BytesIO()

@@ -17,6 +17,8 @@ from PIL import Image
 from bots.discord.app import AtelierClient
 from bots.upload_fit import fit_upload
 from core.blobs import extra_result_key, result_key
+from core.config import MB
+from core.imaging.intake import human_number
 from core.messages import t
 from core.ports import ChatRef
 from core.studio.delivery import Attachment, Deliverer, progress_text, result_caption
@@ -259,6 +261,8 @@ def test_a_result_over_the_interactions_upload_limit_is_fitted_by_the_shared_hel
             (sent,) = webhook_posts(api, payload)
             assert [f.filename for f in sent.files] == [f"atelier-{job_id}.jpg"]
             assert sent.files[0].data == fit_upload(big, limit).data and len(sent.files[0].data) <= limit
+            note = t("result.upload_reduced", "en", limit_mb=human_number(limit / MB))
+            assert sent.content.endswith(note)
 
     try:
         run(scenario)
