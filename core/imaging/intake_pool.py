@@ -57,6 +57,15 @@ def clean_photo(data: bytes, limits: IntakeSettings) -> CleanPhoto:
         raise UserError("intake.corrupt") from None
 
 
+def shutdown_pools() -> None:
+    """Stop every pool of this process (the next photo starts one again)."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _clean(data: bytes, limits: IntakeSettings) -> CleanPhoto:
     image = intake_image(data, limits)
     return CleanPhoto(image.data, image.source_format, image.width, image.height)

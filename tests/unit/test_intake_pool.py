@@ -10,6 +10,7 @@ import resource
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import psutil
@@ -18,11 +19,18 @@ from PIL import Image
 
 from core.config import IntakeSettings
 from core.errors import UserError
-from core.imaging.intake_pool import clean_photo
+from core.imaging.intake_pool import clean_photo, shutdown_pools
 from tests.e2e.offline import photo_bytes
 
-# Its own pool size, so this file's pools are not the one the rest of the suite shares.
 ONE = IntakeSettings(workers=1)
+
+
+@pytest.fixture(autouse=True)
+def only_this_tests_pool() -> Iterator[None]:
+    """Other tests' pools (the studio's default one) would be counted as this test's children."""
+    shutdown_pools()
+    yield
+    shutdown_pools()
 
 
 def heavy_jpeg(megapixels: float = 12) -> bytes:
