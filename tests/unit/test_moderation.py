@@ -19,9 +19,9 @@ from core.imaging.pipelines.progress import ProgressCallback
 from core.messages import t
 from core.ports import ChatRef, JobState
 from core.studio.delivery import failure_text
-from core.studio.service import Studio, bootstrap
+from core.studio.service import Studio
 from jobs import runtime
-from tests.fakes import MemoryQueue
+from tests.worker_in_process import EVENTS_REDIS, studio_with_worker
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")
 WATCH_FACES = ModerationSettings(labels=["FACE_FEMALE", "FACE_MALE"], threshold=0.3)
@@ -64,17 +64,9 @@ class Returns:
 
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    settings = Settings(
-        data_dir=tmp_path / "data", redis_url="redis://127.0.0.1:6379/7", moderation=WATCH_FACES
-    )
-    studio = bootstrap(settings, queue=MemoryQueue())
-    monkeypatch.setattr(runtime, "_settings", settings)
-    monkeypatch.setattr(runtime, "_context", None)
-    monkeypatch.setattr(runtime, "_registered", {})
-    yield studio
-    if runtime._context is not None:
-        runtime._context.store.close()
-    studio.store.close()
+    settings = Settings(data_dir=tmp_path / "data", redis_url=EVENTS_REDIS, moderation=WATCH_FACES)
+    with studio_with_worker(settings, monkeypatch) as studio:
+        yield studio
 
 
 def test_a_flagged_result_is_never_stored_and_the_user_gets_a_neutral_sentence(

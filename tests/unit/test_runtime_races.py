@@ -15,10 +15,10 @@ from core.imaging.pipelines.jobio import JobInputs, JobOutputs
 from core.imaging.pipelines.progress import ProgressCallback
 from core.ports import ChatRef, JobState
 from core.store import JobNotFound
-from core.studio.service import Studio, bootstrap
+from core.studio.service import Studio
 from jobs import runtime
 from tests.e2e.offline import photo_bytes
-from tests.fakes import MemoryQueue
+from tests.worker_in_process import EVENTS_REDIS, studio_with_worker
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="en")
 
@@ -39,15 +39,9 @@ class LastStage:
 
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    settings = Settings(data_dir=tmp_path / "data", redis_url="redis://127.0.0.1:6379/7")
-    studio = bootstrap(settings, queue=MemoryQueue())
-    monkeypatch.setattr(runtime, "_settings", settings)
-    monkeypatch.setattr(runtime, "_context", None)
-    monkeypatch.setattr(runtime, "_registered", {})
-    yield studio
-    if runtime._context is not None:
-        runtime._context.store.close()
-    studio.store.close()
+    settings = Settings(data_dir=tmp_path / "data", redis_url=EVENTS_REDIS)
+    with studio_with_worker(settings, monkeypatch) as studio:
+        yield studio
 
 
 def run_with(studio: Studio, job_id: str, meanwhile: Callable[[], None]) -> None:
