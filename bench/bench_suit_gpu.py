@@ -18,7 +18,6 @@ small``), which uses the tiny tier's models.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.bench_standard_gpu import full_sd_pipeline  # noqa: E402
-from bench.common import gpu_arguments  # noqa: E402
+from bench.common import gpu_arguments, time_stages  # noqa: E402
 from core.imaging.backends.base import BodyGeometry, Box, Face, SuitRequest  # noqa: E402
 from core.imaging.backends.standard.face_parsing import SegformerPortraitParser  # noqa: E402
 from core.imaging.backends.standard.paint_by_example import PaintByExampleInpainter  # noqa: E402
@@ -161,21 +160,7 @@ def main() -> int:
         "paint": lambda: painter.paint(crop, mask, request, lambda _f: None),
         "paint_exemplar": lambda: painter.paint(crop, mask, exemplar_request, lambda _f: None),
     }
-    results: dict[str, tuple[float, float]] = {}
-    for name, run in stages.items():
-        run()  # warm-up: kernel selection, allocator growth, lazy imports
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats(device)
-        times = []
-        for _ in range(args.runs):
-            began = time.perf_counter()
-            run()
-            if cuda:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - began)
-        peak = torch.cuda.max_memory_allocated(device) / 1024**3 if cuda else 0.0
-        results[name] = (statistics.median(times), peak)
+    results = time_stages(stages, args.runs, device, cuda)
 
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     print(

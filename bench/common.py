@@ -1,9 +1,13 @@
-"""What the benchmark scripts share: percentiles and the GPU benchmarks' command line."""
+"""What the benchmark scripts share: percentiles, the GPU benchmarks' command line and their timing loop."""
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -24,3 +28,28 @@ def gpu_arguments(description: str, photo: Path) -> argparse.ArgumentParser:
     )
     parser.add_argument("--photo", type=Path, default=photo)
     return parser
+
+
+def time_stages(
+    stages: dict[str, Callable[[], Any]], runs: int, device: Any, cuda: bool
+) -> dict[str, tuple[float, float]]:
+    """Each stage once to warm up (kernel selection, allocator growth, lazy imports), then ``runs`` timed
+    runs: its median seconds and the peak GPU memory in GiB during them (0 on the CPU)."""
+    import torch
+
+    results: dict[str, tuple[float, float]] = {}
+    for name, run in stages.items():
+        run()
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats(device)
+        times = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            run()
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - began)
+        peak = torch.cuda.max_memory_allocated(device) / 1024**3 if cuda else 0.0
+        results[name] = (statistics.median(times), peak)
+    return results

@@ -24,6 +24,8 @@ STANDARD_BACKENDS: dict[str, str] = {
     "inpainter": "core.imaging.backends.standard.sd_inpaint",
     "portrait_parser": "core.imaging.backends.standard.face_parsing",
     "exemplar_painter": "core.imaging.backends.standard.paint_by_example",
+    # /tryon: IP-Adapter Plus and its image encoder (the garment painter's SD model is the inpainter's).
+    "ip_adapter": "core.imaging.backends.standard.ip_adapter",
 }
 
 

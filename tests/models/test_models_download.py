@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ModelSettings
-from core.imaging.backends.standard import face_parsing, paint_by_example, sd_inpaint, yolo
+from core.imaging.backends.standard import face_parsing, ip_adapter, paint_by_example, sd_inpaint, yolo
 from core.imaging.backends.standard.weights import WeightsMissing
 from core.imaging.models_download import STANDARD_BACKENDS, download_models, missing_models
 
@@ -41,6 +41,12 @@ PBE_FILES = [
     "scheduler/scheduler_config.json",
     "feature_extractor/preprocessor_config.json",
 ]
+# h94/IP-Adapter: the SD 1.5 adapters and the ViT-H/14 image encoder they share.
+IP_ADAPTER_FILES = [
+    "models/ip-adapter-plus_sd15.safetensors",
+    "models/image_encoder/config.json",
+    "models/image_encoder/model.safetensors",
+]
 
 
 def _touch(root: Path, names: list[str]) -> Path:
@@ -60,6 +66,7 @@ def _local_models(root: Path) -> ModelSettings:
         inpainter=str(_touch(root / "sd", SD_FILES)),
         face_parser=str(_touch(root / "parser", TRANSFORMERS_FILES)),
         exemplar_inpainter=str(_touch(root / "pbe", PBE_FILES)),
+        ip_adapter=str(_touch(root / "ip", IP_ADAPTER_FILES)),
     )
 
 
@@ -73,6 +80,7 @@ def test_missing_local_paths_are_reported_per_step(tmp_path: Path) -> None:
         inpainter=str(tmp_path / "nope" / "sd"),
         face_parser=str(tmp_path / "nope" / "parser"),
         exemplar_inpainter=str(tmp_path / "nope" / "pbe"),
+        ip_adapter=str(tmp_path / "nope" / "ip"),
     )
     missing = missing_models(models)
     assert [line.split(":")[0] for line in missing] == list(STANDARD_BACKENDS)
@@ -123,6 +131,7 @@ def test_hub_ids_are_looked_up_in_the_cache_only(tmp_path: Path) -> None:
         "upscaler",
         "portrait_parser",
         "exemplar_painter",
+        "ip_adapter",
     ]
 
 
@@ -132,6 +141,18 @@ def test_suit_weights_are_found_in_the_hub_layouts(tmp_path: Path) -> None:
     pbe_snapshot = _hub_cache(tmp_path, models.exemplar_inpainter, PBE_FILES)
     assert face_parsing.weights(models).locate() == parser_snapshot
     assert paint_by_example.weights(models).locate() == pbe_snapshot
+
+
+def test_tryon_adapter_weights_are_found_in_the_hub_layout(tmp_path: Path) -> None:
+    models = ModelSettings(tier="standard", cache_dir=tmp_path)
+    snapshot = _hub_cache(tmp_path, models.ip_adapter, IP_ADAPTER_FILES[:2])
+    assert ip_adapter.weights(models).missing_files() == ["models/image_encoder/model.safetensors"]
+    # A pickled encoder (an older local export) will do too.
+    _touch(snapshot, ["models/image_encoder/pytorch_model.bin"])
+    assert ip_adapter.weights(models).locate() == snapshot
+    # A bare encoder folder name is looked for beside the weight file, as diffusers does.
+    beside = models.model_copy(update={"ip_adapter_encoder": "image_encoder"})
+    assert ip_adapter.weights(beside).is_present()
 
 
 def test_safety_checker_weights_are_required_only_when_enabled(tmp_path: Path) -> None:

@@ -12,10 +12,14 @@
   ``identity_lora.use_identity``; unloaded again after the run) and "a photo of <token> person, " before its
   prompt. The pipeline is shared by every user of the worker; ``pipeline`` exposes it so the training
   worker can reuse the warm components instead of loading a second copy.
+- One run at a time: ``lock`` is held while the pipeline runs. Other backends that change the shared UNet
+  for a while (the try-on painter installs IP-Adapter layers in it) hold it too, so a worker loading one
+  pipeline in the background while a job runs another never sees the UNet half-changed.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image
@@ -45,6 +49,7 @@ class StableDiffusionInpainter:
                 pipe.enable_attention_slicing()
         self._pipe = pipe
         self._placement = placement
+        self._lock = threading.RLock()
         # The VAE works on multiples of 8 pixels (2 ** number of down blocks, in general).
         self._multiple = int(pipe.vae_scale_factor)
 
@@ -52,6 +57,11 @@ class StableDiffusionInpainter:
     def pipeline(self) -> Any:
         """The warm diffusers pipeline (read-only: for reusing its components, e.g. in training)."""
         return self._pipe
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the pipeline runs; hold it to change the shared UNet (re-entrant)."""
+        return self._lock
 
     def loaded_identities(self) -> set[str]:
         return loaded_identities(self._pipe)
@@ -75,7 +85,7 @@ class StableDiffusionInpainter:
 
         identity = request.identity if request.identity and request.identity.adapter else None
         prompt = ", ".join(p for p in (identity.prompt_subject if identity else "", request.prompt) if p)
-        with use_identity(self._pipe, identity), torch.inference_mode():
+        with self._lock, use_identity(self._pipe, identity), torch.inference_mode():
             out = self._pipe(
                 prompt=prompt,
                 negative_prompt=request.negative_prompt or None,
