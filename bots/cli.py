@@ -99,8 +99,47 @@ def run_suit(
             output,
             mask_out=mask_out,
             options=options.as_params(),
-            exemplar=example,
+            extras_in={} if example is None else {"exemplar": example},
             extras_out=extras,
+        )
+    )
+
+
+@run_app.command("tryon")
+def run_tryon(
+    photo: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A photo of one person, from the hips up.")
+    ],
+    garment: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="A shop photo of a top on a plain background, or someone wearing it.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (PNG).")],
+    mask_out: Annotated[Path | None, typer.Option("--mask-out", help="Also save the edit mask here.")] = None,
+    tier: TierOption = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for the diffusion tiers.")] = None,
+    fidelity: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="How closely to copy the garment, 0..1 (the diffusion tiers)."),
+    ] = None,
+) -> None:
+    """Dress the person in PHOTO in the top from GARMENT and write the result to OUTPUT."""
+    from bots.local_run import run_locally
+
+    options = {name: value for name, value in (("seed", seed), ("fidelity", fidelity)) if value is not None}
+    raise typer.Exit(
+        run_locally(
+            _settings(tier),
+            "tryon",
+            photo,
+            output,
+            mask_out=mask_out,
+            options=options,
+            extras_in={"garment": garment},
         )
     )
 

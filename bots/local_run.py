@@ -1,4 +1,5 @@
-"""``atelier run unmask|suit``: a production pipeline on one file, in this process, with a progress bar."""
+"""``atelier run unmask|suit|tryon``: a production pipeline on one file, in this process, with a progress
+bar."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def _build(kind: str, settings: Settings) -> JobRunner:
         from core.imaging.pipelines.suit import build_suit_pipeline
 
         return build_suit_pipeline(settings.models)
+    if kind == "tryon":
+        from core.imaging.pipelines.tryon import build_tryon_pipeline
+
+        return build_tryon_pipeline(settings.models)
     from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     return build_unmask_pipeline(settings.models)
@@ -33,20 +38,22 @@ def run_locally(
     *,
     mask_out: Path | None = None,
     options: dict[str, Any] | None = None,
-    exemplar: Path | None = None,
+    extras_in: dict[str, Path] | None = None,
     extras_out: dict[str, Path] | None = None,
 ) -> int:
-    """Returns the process exit code: 0 done, 1 the photo was refused (the reason is printed). Extra results
-    (the /suit print sheet) go to ``extras_out[name]``, by default next to ``output``."""
+    """Returns the process exit code: 0 done, 1 a photo was refused (the reason is printed). Further input
+    photos (the /suit example, the /tryon garment) come as ``extras_in[name]``; extra results (the /suit
+    print sheet) go to ``extras_out[name]``, by default next to ``output``."""
     console = Console(stderr=True)
     lang = settings.default_language
     try:
         inputs = JobInputs(
             image=intake_image(photo.read_bytes(), settings.intake).image,
             options=options or {},
-            extras={}
-            if exemplar is None
-            else {"exemplar": intake_image(exemplar.read_bytes(), settings.intake).image},
+            extras={
+                name: intake_image(path.read_bytes(), settings.intake).image
+                for name, path in (extras_in or {}).items()
+            },
         )
     except UserError as error:
         console.print(f"[red]{error.render(lang)}[/red]")

@@ -118,6 +118,15 @@ class ModelSettings(BaseModel):
     no_mask_certainty: float = 0.7
     # Best-of-N: how many faces a job with the user's identity paints, keeping the one most like the user.
     candidates: int = 1
+    # /tryon, standard tier: IP-Adapter Plus (repository, weight file, image encoder folder) on the SD 1.5
+    # inpainting model above; how closely the result copies the garment (the adapter's scale, 0..1); steps.
+    ip_adapter: str = "h94/IP-Adapter"
+    ip_adapter_weight: str = "models/ip-adapter-plus_sd15.safetensors"
+    ip_adapter_encoder: str = "models/image_encoder"
+    tryon_fidelity: float = Field(default=0.8, ge=0, le=1)
+    tryon_steps: int = 25
+    tryon_prompt: str = "a photo of a person wearing the garment, natural fabric folds, realistic, detailed"
+    tryon_negative_prompt: str = "naked, nude, deformed, extra arms, blurry, text, watermark, cartoon"
 
 
 class TrainSettings(BaseModel):

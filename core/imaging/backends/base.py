@@ -230,6 +230,93 @@ class ClothesPainter(Protocol):
     ) -> Image.Image: ...
 
 
+# --- /tryon -----------------------------------------------------------------------------------------------
+# Body keypoints by name, pixel coordinates of the image they were found in: "nose", "left_shoulder",
+# "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip" (left
+# and right as MediaPipe names them: the person's own left, on the image's right in a frontal photo).
+BodyPoints = dict[str, Point]
+
+
+@dataclass(frozen=True)
+class Body:
+    """One person as the try-on needs them, in pixel coordinates of the photo (masks at the photo's size, L).
+
+    ``torso`` is the upper body's clothing region (the old top: chest, belly, shoulders, down to the hips),
+    ``arms`` the arms with the hands, ``keep`` what must come back unchanged (face, hair, neck above the
+    collar, hands, and arms in front of the torso)."""
+
+    points: BodyPoints
+    person: Image.Image  # 0..255 person alpha
+    torso: Image.Image  # 255 = the old top
+    arms: Image.Image  # 255 = arms and hands
+    keep: Image.Image  # 255 = never painted
+    score: float  # how sure the parser is that this is a person seen from the hips up, 0..1
+
+
+@runtime_checkable
+class BodyParser(Protocol):
+    """Finds the people in a photo. ``UserError("tryon.no_person")`` when there is none; a parser may return
+    several bodies (the pipeline refuses more than one)."""
+
+    def parse(self, image: Image.Image) -> list[Body]: ...
+
+
+# Garment landmarks by name, pixel coordinates of ``Garment.image``: "collar_left", "collar_right",
+# "shoulder_left", "shoulder_right", "sleeve_left", "sleeve_right" (the sleeve ends; at the shoulder for a
+# top without that sleeve), "hem_left", "hem_right" (left and right as worn, like BodyPoints: the wearer's
+# left is on the image's right), and optionally "armpit_left", "armpit_right" (where the sleeve's seam meets
+# the body's side; ``garment_fit`` guesses them when absent).
+GarmentPoints = dict[str, Point]
+
+
+@dataclass(frozen=True)
+class Garment:
+    """A top cut out of its photo: ``image`` RGB cropped to the garment, ``mask`` its silhouette (L, 255 =
+    garment), ``points`` its landmarks."""
+
+    image: Image.Image
+    mask: Image.Image
+    points: GarmentPoints
+    source: str  # "product" (a shop shot on a plain background) | "worn" (taken off a person in the photo)
+
+
+@runtime_checkable
+class GarmentExtractor(Protocol):
+    """Cuts the top out of a garment photo. ``UserError("tryon.no_garment")`` when there is none."""
+
+    def extract(self, image: Image.Image) -> Garment: ...
+
+
+@dataclass(frozen=True)
+class TryOnRequest:
+    """What a garment painter gets: the person's photo (or a crop of it; every coordinate is in its
+    pixels), the edit ``mask`` (255 = paint: where the old top is plus where the new one will lie, minus
+    ``Body.keep``), the person's body and the garment. ``fidelity`` is how closely to copy the garment (the
+    IP-Adapter scale on the diffusion tiers)."""
+
+    person: Image.Image
+    mask: Image.Image
+    body: Body = field(compare=False)
+    garment: Garment = field(compare=False)
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 7.5
+    fidelity: float = 0.8
+    prompt: str = ""
+    negative_prompt: str = ""
+
+
+@runtime_checkable
+class GarmentPainter(Protocol):
+    """Paints the garment onto the person inside ``request.mask`` and returns an image of
+    ``request.person``'s size; the pipeline pastes only the masked part back. ``resolution``: the working size
+    of the longer side the painter wants its input at (None: any)."""
+
+    resolution: ClassVar[int | None]
+
+    def paint(self, request: TryOnRequest, progress: StepProgress) -> Image.Image: ...
+
+
 # --- identity ---------------------------------------------------------------------------------------------
 @runtime_checkable
 class FaceEmbedder(Protocol):

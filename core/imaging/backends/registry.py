@@ -22,6 +22,9 @@ STEPS = (
     "portrait_parser",
     "clothes_painter",
     "face_embedder",
+    "body_parser",
+    "garment_extractor",
+    "garment_painter",
 )
 
 BACKENDS: dict[str, dict[Tier, str]] = {
@@ -60,6 +63,23 @@ BACKENDS: dict[str, dict[Tier, str]] = {
         "offline": "core.imaging.backends.offline.suit_painter:build_clothes_painter",
         "standard": "core.imaging.backends.standard.suit_painter:build_clothes_painter",
         "tiny": "core.imaging.backends.tiny:build_clothes_painter",
+    },
+    # /tryon. The person and the garment are found with MediaPipe (Apache-2.0, weights in its wheel) on every
+    # tier; the standard tier paints with SD 1.5 inpainting and IP-Adapter Plus.
+    "body_parser": {
+        "offline": "core.imaging.backends.offline.tryon_body:build_body_parser",
+        "standard": "core.imaging.backends.offline.tryon_body:build_body_parser",
+        "tiny": "core.imaging.backends.offline.tryon_body:build_body_parser",
+    },
+    "garment_extractor": {
+        "offline": "core.imaging.backends.offline.tryon_garment:build_garment_extractor",
+        "standard": "core.imaging.backends.offline.tryon_garment:build_garment_extractor",
+        "tiny": "core.imaging.backends.offline.tryon_garment:build_garment_extractor",
+    },
+    "garment_painter": {
+        "offline": "core.imaging.backends.offline.tryon_painter:build_garment_painter",
+        "standard": "core.imaging.backends.standard.tryon_painter:build_garment_painter",
+        "tiny": "core.imaging.backends.tiny.tryon_models:build_garment_painter",
     },
     # Identity: dlib's face embedding (its weights ship in a pip package) on every tier; it is small, runs on
     # the CPU, and likeness scores must mean the same thing whichever tier painted the face.

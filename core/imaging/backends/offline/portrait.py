@@ -19,6 +19,7 @@ from PIL import Image
 from core.config import ModelSettings
 from core.imaging.backends.base import Face, Point, Portrait
 from core.imaging.backends.offline import face_regions as fr
+from core.imaging.backends.offline.mediapipe_graphs import pose_graph, selfie_segmentation_graph
 
 # Both models look at 256 px or less, so they run on a copy whose long side is at most this.
 _WORK_MAX_SIDE = 512
@@ -50,19 +51,8 @@ class MediaPipePortraitParser:
     """Thread-safe: one lock around the MediaPipe graphs, which keep state between calls."""
 
     def __init__(self) -> None:
-        import mediapipe as mp
-
-        solutions: Any = mp.solutions
-        # model_selection=0 is the square "general" model: it follows hair and shoulders better than the
-        # landscape one on portrait photos.
-        self._segmentation = solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-        # Only the full pose model ships in the wheel; the lite and heavy ones would be downloaded.
-        self._pose = solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=1,
-            enable_segmentation=False,
-            min_detection_confidence=0.5,
-        )
+        self._segmentation = selfie_segmentation_graph()
+        self._pose = pose_graph()
         self._lock = threading.Lock()
 
     def parse(self, image: Image.Image, face: Face) -> Portrait:

@@ -14,7 +14,6 @@ a fixed size, which bounds its cost whatever the photo's resolution.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,6 +22,7 @@ from core.config import ModelSettings
 from core.imaging.backends.base import Face
 from core.imaging.backends.offline import face_regions as fr
 from core.imaging.backends.offline import skin
+from core.imaging.backends.offline.mediapipe_graphs import selfie_segmentation_graph
 
 # GrabCut works on the face crop scaled so that the eye distance is this many pixels.
 _WORK_EYE_DISTANCE = 80.0
@@ -62,11 +62,7 @@ class LandmarkGrabCutSegmenter:
     """Thread-safe: one lock around the selfie segmentation graph, which keeps state between calls."""
 
     def __init__(self) -> None:
-        import mediapipe as mp
-
-        solutions: Any = mp.solutions
-        # model_selection=0: the square "general" model, which follows hair and shoulders in portraits.
-        self._selfie = solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._selfie = selfie_segmentation_graph()
         self._lock = threading.Lock()
 
     def segment(self, image: Image.Image, face: Face) -> Image.Image:
