@@ -1,5 +1,6 @@
-"""Typed console lines as core commands: ``/unmask me.jpg``, ``/suit me.jpg charcoal no-tie 3x4``, a line
-that is only a path (a photo sent without a command), ``/train a.jpg b.jpg``.
+"""Typed console lines as core commands: ``/unmask me.jpg``, ``/suit me.jpg charcoal no-tie 3x4``,
+``/tryon me.jpg shirt.jpg``, a line that is only a path (a photo sent without a command), ``/train a.jpg
+b.jpg``.
 
 A file is an ``Upload`` like a chat attachment: its size is announced from the file system and its bytes are
 read only when the core asks, capped at what the core allows.
@@ -79,6 +80,8 @@ def parse_command(words: list[str], chat: ChatRef, key: str) -> list[Command]:
         return [commands.Unmask(chat=chat, key=key, photo=photo)]
     if head == "/suit":
         return [_suit(args, chat, key)]
+    if head == "/tryon":
+        return [_tryon(args, chat, key)]
     if head == "/train":
         return _train(args, chat, key)
     if head == "/admin":
@@ -106,6 +109,17 @@ def _suit(args: list[str], chat: ChatRef, key: str) -> commands.Suit:
         else:  # the core names an option it does not know
             words.append(word)
     return commands.Suit(chat=chat, key=key, photo=photo, words=tuple(words), exemplar=exemplar)
+
+
+def _tryon(args: list[str], chat: ChatRef, key: str) -> commands.TryOn:
+    """``/tryon [me.jpg [garment.jpg]]``: me first, then the garment; what is left out is asked for, as a
+    chat asks for it."""
+    if len(args) > 2:  # a stray word: what the studio understands
+        raise UserError(UNKNOWN_LINE)
+    uploads = [file_upload(Path(word)) for word in args]
+    photo = uploads[0] if uploads else None
+    garment = uploads[1] if len(uploads) > 1 else None
+    return commands.TryOn(chat=chat, key=key, photo=photo, garment=garment)
 
 
 def _train(args: list[str], chat: ChatRef, key: str) -> list[Command]:

@@ -19,10 +19,13 @@ Atelier touches blob files directly.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
@@ -62,6 +65,28 @@ def delivery_parts_key(job_id: str) -> str:
 def result_keys(job_id: str, extra_results: Iterable[str] = ()) -> list[str]:
     """Every key an attempt of the job may write: the result, the edit mask and the named extra results."""
     return [result_key(job_id), mask_key(job_id), *(extra_result_key(job_id, name) for name in extra_results)]
+
+
+# Photos a pending command holds until the rest of its inputs arrive (``core.studio.held``). A key names its
+# owner (``core.identity.owner_slug``: /forget deletes the folder) and the time after which nobody reads it,
+# so the retention sweep tells an abandoned one from its name alone.
+HELD_ROOT = "held/"
+
+
+def held_prefix(owner: str) -> str:
+    return f"{HELD_ROOT}{owner}/"
+
+
+def held_key(owner: str, expires_at: datetime) -> str:
+    return f"{held_prefix(owner)}{math.ceil(expires_at.timestamp())}-{secrets.token_hex(8)}.png"
+
+
+def held_expiry(key: str) -> datetime | None:
+    """When the photo held under ``key`` may be deleted; ``None`` for a key ``held_key`` did not make."""
+    stamp, dash, _ = key.rpartition("/")[2].partition("-")
+    if not key.startswith(HELD_ROOT) or not dash or not stamp.isdigit():
+        return None
+    return datetime.fromtimestamp(int(stamp), UTC)
 
 
 class InvalidBlobKey(ValueError):

@@ -74,6 +74,15 @@ KINDS: dict[str, JobKind] = {
             caption="suit.caption",
         ),
         JobKind(
+            "tryon",
+            "gpu",
+            "core.imaging.pipelines.tryon:build_job_runner",
+            extra_inputs=("garment",),
+            retryable=True,
+            command="tryon",
+            caption="tryon.caption",
+        ),
+        JobKind(
             "selfie",
             "cpu",
             "jobs.identity_jobs:check_selfie",

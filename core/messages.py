@@ -28,6 +28,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/suit charcoal no-tie grey 3x4 (styles: navy, charcoal, black, women; backgrounds: white, grey, "
             "blue; formats: passport, kr-passport, 3x4, 2x2). Send /suit alone to pick with buttons. To follow "
             "a particular suit, reply to your selfie with a photo of that suit captioned /suit.\n"
+            "/tryon - see yourself in another top: send two photos as one album captioned /tryon, first a photo "
+            "of you (upper body, facing the camera), then a photo of the top (a shop photo is fine). Or reply to "
+            "your photo with the top's photo captioned /tryon, or send /tryon and then the two photos. You get "
+            "back your photo wearing the top, as a photo and as a full-resolution file.\n"
             "/train - teach me your face from 5 to 20 of your selfies; afterwards /unmask and /suit make faces "
             "that look like you. /done starts the training once the selfies are in.\n"
             "/status - your queued and running jobs, and your model\n"
@@ -42,8 +46,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.unmask": "Remove a face mask from a photo",
         "unmask.send_photo": "Now send the photo (as a photo or as a file) within {minutes} minutes.",
         "unmask.which_command": (
-            "What should I do with this photo? Send it with the caption /unmask or /suit, or reply with the "
-            "command to it."
+            "What should I do with this photo? Send it with the caption /unmask, /suit or /tryon, or reply "
+            "with the command to it."
         ),
         "job.queued": "Queued (position {position}).",
         "job.running": "Working on it: {stage} {percent}%",
@@ -165,6 +169,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stage.background": "replacing the background",
         "stage.paint": "tailoring the suit",
         "stage.sheet": "laying out the print sheet",
+        "stage.person": "finding you in the photo",
+        "stage.garment": "cutting out the garment",
+        "stage.fit": "fitting the garment to you",
+        "stage.tryon": "dressing you",
+        # --- tryon ---
+        "cmd.tryon": "Try a top on your photo",
+        "tryon.send_photos": (
+            "Send me two photos within {minutes} minutes: first a photo of you (upper body, facing the camera), "
+            "then a photo of the top to try on. You can send both at once as an album."
+        ),
+        "tryon.send_garment": "Got your photo. Now send a photo of the top to try on within {minutes} minutes.",
+        "tryon.send_person": (
+            "Got the top. Now send a photo of yourself (upper body, facing the camera) within {minutes} minutes."
+        ),
+        "tryon.expired": "I no longer have your first photo: it waits only a few minutes. Please send /tryon with both photos again.",
+        "tryon.caption": "Here you are wearing the top. The file below has the full resolution.",
+        "tryon.no_person": "I could not find a person in your photo. Please send a photo of yourself from the waist up, facing the camera.",
+        "tryon.several_people": "I found {count} people in your photo. Please send a photo of you alone.",
+        "tryon.no_upper_body": (
+            "I cannot see your upper body well enough. Please send a photo showing you from the head down to "
+            "the waist, facing the camera, arms not in front of your chest."
+        ),
+        "tryon.no_garment": (
+            "I could not find a top in the second photo. Please send a photo of a shirt, T-shirt, blouse, "
+            "sweater or jacket on its own, laid flat or on a hanger, ideally on a plain background."
+        ),
+        "tryon.same_photo": "Both photos are the same. Please send a photo of you first, then a different photo of the top to try on.",
         # --- train ---
         "cmd.train": "Teach me your face from your selfies",
         "cmd.done": "Finish sending selfies and start training",
@@ -174,8 +205,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.privacy": "What I keep about you, and for how long",
         "privacy": (
             "What I keep and for how long:\n"
-            "• The photos you send for /unmask and /suit, and their results, are deleted {days} days after the "
-            "job ends; a job that failed or was cancelled loses its photo at once.\n"
+            "• The photos you send for /unmask, /suit and /tryon, and their results, are deleted {days} days "
+            "after the job ends; a job that failed or was cancelled loses its photo at once. The first photo of "
+            "a /tryon waits only a few minutes for the second; if it never comes, the first is deleted.\n"
             "• Every result is checked for nudity before it is sent. A result that fails the check is deleted, "
             "never sent and never kept.\n"
             "• /train: your original selfies are deleted when training finishes (unless you keep them in "
@@ -293,6 +325,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/suit photo: - attach a selfie for a formal ID photo: a suit painted on, plain background, cropped "
             "to an ID format at 300 dpi, plus a print sheet. Pick style, look, background and format in the "
             "command's options; attach a picture of a suit as example: to follow it.\n"
+            "/tryon photo: garment: - attach a photo of you (upper body, facing the camera) and a photo of a top "
+            "(a shop photo is fine); you get back your photo wearing that top.\n"
             "/train - teach me your face from 5 to 20 of your selfies: agree to the terms, then send /train with "
             "up to 10 photos at a time, as often as you like, and press Start training (or send /done). "
             "Afterwards /unmask and /suit make faces that look like you.\n"
@@ -310,6 +344,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "opt.suit.background": "Background colour",
         "opt.suit.format": "ID photo size",
         "opt.suit.example": "A picture of the suit to follow (optional)",
+        "opt.tryon.photo": "A photo of you: upper body, facing the camera",
+        "opt.tryon.garment": "A photo of the top to try on (a shop photo is fine)",
         "opt.train.photo": "A selfie of you (up to 10 at once)",
         "console.no_file": "There is no file at {path}.",
         "console.unknown": "I don't know that command. /help lists what I can do.",
@@ -327,6 +363,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status.running": "• {what}: {stage} {percent}%",
         "status.kind.unmask": "/unmask",
         "status.kind.suit": "/suit",
+        "status.kind.tryon": "/tryon",
         "status.kind.selfie": "selfie check",
         "status.kind.train": "training",
         "status.model_ready": "Your model: ready (trained on {selfies} selfies, {date}).",
@@ -349,6 +386,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "(스타일: navy, charcoal, black, women / 배경: white, grey, blue / 규격: passport, kr-passport, "
             "3x4, 2x2). /suit 만 보내면 버튼으로 고를 수 있습니다. 원하는 정장이 있으면 그 정장 사진에 /suit "
             "캡션을 달아 셀카에 답장으로 보내 주세요.\n"
+            "/tryon - 다른 상의를 입어 보세요: 사진 두 장을 앨범 하나로 /tryon 캡션을 달아 보내 주세요. 첫 번째는 "
+            "본인 사진(상반신, 정면), 두 번째는 상의 사진입니다(쇼핑몰 사진도 됩니다). 본인 사진에 상의 사진을 "
+            "/tryon 캡션과 함께 답장으로 보내거나, /tryon 을 보낸 뒤 사진 두 장을 보내도 됩니다. 그 상의를 입은 "
+            "사진을 사진과 원본 해상도 파일로 돌려드립니다.\n"
             "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다. 그 뒤로 /unmask 와 /suit 가 본인처럼 보이는 얼굴을 "
             "만듭니다. 셀카를 다 보낸 뒤 /done 으로 학습을 시작합니다.\n"
             "/status - 대기 중이거나 진행 중인 작업과 내 모델 상태\n"
@@ -363,7 +404,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.unmask": "사진에서 마스크 지우기",
         "unmask.send_photo": "이제 {minutes}분 안에 사진(사진 또는 파일)을 보내 주세요.",
         "unmask.which_command": (
-            "이 사진으로 무엇을 할까요? /unmask 또는 /suit 캡션을 달아 보내거나, 사진에 명령으로 답장해 주세요."
+            "이 사진으로 무엇을 할까요? /unmask, /suit 또는 /tryon 캡션을 달아 보내거나, 사진에 명령으로 답장해 "
+            "주세요."
         ),
         "job.queued": "대기열에 추가되었습니다 ({position}번째).",
         "job.running": "작업 중: {stage} {percent}%",
@@ -462,6 +504,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stage.background": "배경 바꾸는 중",
         "stage.paint": "정장 입히는 중",
         "stage.sheet": "인화용 시트 만드는 중",
+        "stage.person": "사진에서 사람 찾는 중",
+        "stage.garment": "옷 오려 내는 중",
+        "stage.fit": "옷을 몸에 맞추는 중",
+        "stage.tryon": "옷 입히는 중",
+        # --- tryon ---
+        "cmd.tryon": "내 사진에 상의 입혀 보기",
+        "tryon.send_photos": (
+            "{minutes}분 안에 사진 두 장을 보내 주세요. 먼저 본인 사진(상반신, 정면), 그다음 입어 볼 상의 사진입니다. "
+            "두 장을 앨범으로 한 번에 보내도 됩니다."
+        ),
+        "tryon.send_garment": "본인 사진을 받았습니다. 이제 {minutes}분 안에 입어 볼 상의 사진을 보내 주세요.",
+        "tryon.send_person": "상의 사진을 받았습니다. 이제 {minutes}분 안에 본인 사진(상반신, 정면)을 보내 주세요.",
+        "tryon.expired": "첫 번째 사진은 몇 분만 보관하기 때문에 이제 없습니다. /tryon 과 사진 두 장을 다시 보내 주세요.",
+        "tryon.caption": "상의를 입은 사진입니다. 아래 파일은 원본 해상도입니다.",
+        "tryon.no_person": "사진에서 사람을 찾지 못했습니다. 허리 위가 나오고 정면을 본 본인 사진을 보내 주세요.",
+        "tryon.several_people": "사진에서 {count}명을 찾았습니다. 혼자 찍은 사진을 보내 주세요.",
+        "tryon.no_upper_body": "상반신이 잘 보이지 않습니다. 머리부터 허리까지 나오고, 정면을 보고, 팔이 가슴을 가리지 않는 사진을 보내 주세요.",
+        "tryon.no_garment": "두 번째 사진에서 상의를 찾지 못했습니다. 셔츠, 티셔츠, 블라우스, 스웨터나 재킷만 펼쳐 놓거나 옷걸이에 건 사진을, 가능하면 단색 배경에서 찍어 보내 주세요.",
+        "tryon.same_photo": "두 사진이 같습니다. 먼저 본인 사진을, 그다음 입어 볼 상의의 다른 사진을 보내 주세요.",
         # --- train ---
         "cmd.train": "셀카로 내 얼굴 학습시키기",
         "cmd.done": "셀카 보내기를 마치고 학습 시작",
@@ -471,8 +532,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.privacy": "보관하는 정보와 보관 기간",
         "privacy": (
             "보관하는 정보와 보관 기간:\n"
-            "• /unmask 와 /suit 로 보낸 사진과 그 결과는 작업이 끝나고 {days}일 뒤에 삭제됩니다. 실패하거나 "
-            "취소된 작업의 사진은 바로 삭제됩니다.\n"
+            "• /unmask, /suit, /tryon 으로 보낸 사진과 그 결과는 작업이 끝나고 {days}일 뒤에 삭제됩니다. "
+            "실패하거나 취소된 작업의 사진은 바로 삭제됩니다. /tryon 의 첫 번째 사진은 두 번째 사진을 몇 분만 "
+            "기다리며, 두 번째 사진이 오지 않으면 삭제됩니다.\n"
             "• 모든 결과는 보내기 전에 노출 이미지인지 검사합니다. 검사를 통과하지 못한 결과는 보내지도 "
             "보관하지도 않고 삭제합니다.\n"
             "• /train: 원본 셀카는 학습이 끝나면 삭제됩니다 (/settings 에서 보관을 선택한 경우 제외). 작은 얼굴 "
@@ -589,6 +651,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/suit photo: - 셀카를 첨부하면 정장 증명사진을 만듭니다: 정장을 입히고, 배경을 단색으로 바꾸고, "
             "300 dpi 증명사진 규격으로 자르고, 인화용 시트도 드립니다. 스타일, 넥타이, 배경, 규격은 명령의 "
             "옵션에서 고르고, 원하는 정장이 있으면 그 사진을 example: 에 첨부하세요.\n"
+            "/tryon photo: garment: - 본인 사진(상반신, 정면)과 상의 사진(쇼핑몰 사진도 됩니다)을 첨부하면 그 "
+            "상의를 입은 사진을 돌려 드립니다.\n"
             "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다: 약관에 동의한 뒤 /train 에 사진을 한 번에 최대 "
             "10장씩 여러 번 첨부하고, 학습 시작 버튼을 누르거나 /done 을 보내세요. 그 뒤로 /unmask 와 /suit 가 "
             "본인처럼 보이는 얼굴을 만듭니다.\n"
@@ -606,6 +670,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "opt.suit.background": "배경 색상",
         "opt.suit.format": "증명사진 규격",
         "opt.suit.example": "따라 할 정장 사진 (선택)",
+        "opt.tryon.photo": "본인 사진 (상반신, 정면)",
+        "opt.tryon.garment": "입어 볼 상의 사진 (쇼핑몰 사진도 됩니다)",
         "opt.train.photo": "본인 셀카 (한 번에 최대 10장)",
         "console.no_file": "{path} 에 파일이 없습니다.",
         "console.unknown": "모르는 명령입니다. /help 로 사용할 수 있는 기능을 볼 수 있습니다.",
@@ -623,6 +689,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status.running": "• {what}: {stage} {percent}%",
         "status.kind.unmask": "/unmask",
         "status.kind.suit": "/suit",
+        "status.kind.tryon": "/tryon",
         "status.kind.selfie": "셀카 확인",
         "status.kind.train": "학습",
         "status.model_ready": "내 모델: 준비됨 (셀카 {selfies}장으로 학습, {date}).",

@@ -93,6 +93,10 @@ class Conversation:
         for name in KINDS[self.studio.job(job_id).kind].extra_results:  # the /suit print sheet
             self.studio.blobs.put(extra_result_key(job_id, name), png_bytes())
         assert store.mark_done(job_id, result_key(job_id), None)
+        return self.deliver(job_id)
+
+    def deliver(self, job_id: str) -> str:
+        """Hand a job a worker ended to the real ``Deliverer``; what was printed."""
         start = len(self.out.getvalue())
         assert self._loop.run_until_complete(self.deliverer.deliver(job_id))
         return self.out.getvalue()[start:]

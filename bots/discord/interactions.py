@@ -85,6 +85,10 @@ class DiscordFrontDesk:
             return commands.Suit(
                 chat=chat, key=key, photo=uploads.get("photo"), words=words, exemplar=uploads.get("example")
             )
+        if name == "tryon":
+            return commands.TryOn(
+                chat=chat, key=key, photo=uploads.get("photo"), garment=uploads.get("garment")
+            )
         if name == "admin":
             return commands.Admin(chat=chat, key=key, words=tuple(" ".join(words).split()))
         if name == "train":

@@ -111,6 +111,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         "help": h.help,
         "unmask": h.unmask_command,
         "suit": h.suit_command,
+        "tryon": h.tryon_command,
         "train": h.train,
         "done": h.done,
         "status": h.status,
@@ -124,6 +125,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         application.add_handler(CommandHandler(name, callback, filters=new))
     application.add_handler(MessageHandler(images & _CaptionCommand("unmask"), h.unmask_media))
     application.add_handler(MessageHandler(images & _CaptionCommand("suit"), h.suit_media))
+    application.add_handler(MessageHandler(images & _CaptionCommand("tryon"), h.tryon_media))
     application.add_handler(CallbackQueryHandler(h.button, pattern=BUTTON_PATTERN))
     application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
     application.add_error_handler(h.on_error)

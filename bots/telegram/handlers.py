@@ -78,6 +78,21 @@ class TelegramHandlers:
         )
         await self._run(update, command)
 
+    async def tryon_command(self, update: Update, context: Context) -> None:
+        """``/tryon`` as text: a reply to the member's photo holds it and asks for the garment; otherwise ask
+        for both photos."""
+        photo = self._replied(context, update)
+        await self._run(update, commands.TryOn(chat=self._chat(update), photo=photo, key=_key(update)))
+
+    async def tryon_media(self, update: Update, context: Context) -> None:
+        """A photo or file with the caption ``/tryon``: the member's photo (an album's first, the garment
+        following in the same album), or, sent as a reply to the member's photo, the garment."""
+        this = self._upload(context, _message(update))
+        person = self._replied(context, update)
+        photo, garment = (person, this) if person is not None else (this, None)
+        command = commands.TryOn(chat=self._chat(update), photo=photo, garment=garment, key=_key(update))
+        await self._run(update, command)
+
     async def media(self, update: Update, context: Context) -> None:
         """A photo or file without a command: a selfie, the photo a pending command waits for, or a
         question (private chats only: groups share photos)."""
@@ -181,6 +196,8 @@ class TelegramHandlers:
             limit=self.settings.telegram.max_download_bytes,
             message_id=str(message.message_id),
             sender_id=_sender_id(message) if replied else None,
+            # The rest of an album is on its way; an earlier message's album is no news.
+            album=None if replied else message.media_group_id,
         )
 
     def _chat(self, update: Update) -> ChatRef:

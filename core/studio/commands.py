@@ -33,6 +33,8 @@ class Upload:
     message_id: str | None = None  # the platform message that carried it: results reply to it
     # Who sent it (a ``ChatRef.user_id``), when it came in an earlier message the command replies to.
     sender_id: str | None = None
+    # The album it came in (Telegram's media group): the album's other photos are on their way.
+    album: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,9 +68,18 @@ class Suit(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TryOn(Command):
+    """/tryon: the member's own photo and a picture of a top to put on them (anyone's: a shop photo). What is
+    missing is asked for and comes in later messages (``core.studio.tryon``)."""
+
+    photo: Upload | None = None
+    garment: Upload | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Photo(Command):
-    """A photo sent with no command: a selfie while /train collects, the photo a pending /unmask or /suit
-    waits for, or (in a private chat) a question back."""
+    """A photo sent with no command: a selfie while /train collects, the photo a pending /unmask, /suit or
+    /tryon waits for, or (in a private chat) a question back."""
 
     photo: Upload
     private: bool = True
@@ -216,6 +227,13 @@ def command_table() -> tuple[CommandSpec, ...]:
     return (
         CommandSpec("unmask", (OptionSpec("photo", "attachment", required=True),)),
         CommandSpec("suit", _suit_options()),
+        CommandSpec(
+            "tryon",
+            (
+                OptionSpec("photo", "attachment", required=True),
+                OptionSpec("garment", "attachment", required=True),
+            ),
+        ),
         CommandSpec("train", (OptionSpec("photo", "attachment", repeat=MAX_SELFIES_PER_COMMAND),)),
         CommandSpec("done"),
         CommandSpec("status"),

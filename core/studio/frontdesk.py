@@ -30,6 +30,7 @@ from core.studio.commands import SILENT, Command, Reply, Upload
 from core.studio.jobdesk import JobDesk, Submitted
 from core.studio.status import settings_text, status_text
 from core.studio.training import IdentityDesk, TrainingState
+from core.studio.tryon import TRYON, TryOnDesk
 
 T = TypeVar("T")
 UNMASK, SUIT = "/unmask", "/suit"
@@ -57,6 +58,7 @@ class FrontDesk:
         self.jobs = jobs
         self.identities = identities
         self.admin = AdminDesk(jobs)
+        self.tryon = TryOnDesk(self)
         self.settings: Settings = jobs.settings
         self._refused: dict[tuple[str, str], float] = {}  # when each user last read a quota refusal
 
@@ -100,7 +102,7 @@ class FrontDesk:
             raise UserError("photo.not_yours")
         return await self.fetch(upload)
 
-    async def _may_start(self, chat: ChatRef, kind: str, key: str | None) -> None:
+    async def may_start(self, chat: ChatRef, kind: str, key: str | None) -> None:
         """The pause and the quotas, looked at before a photo is downloaded: a flood of photos is refused
         for the price of a count (``submit`` looks again, and the store holds the per-user cap exactly)."""
 
@@ -127,7 +129,7 @@ class FrontDesk:
         self._refused[who] = now
         return False
 
-    async def _queued(self, submitted: Submitted, chat: ChatRef, key: str = "job.queued") -> Reply:
+    async def queued(self, submitted: Submitted, chat: ChatRef, key: str = "job.queued") -> Reply:
         if submitted.duplicate:  # the platform delivered this update before: the first copy answered
             return SILENT
         job = await self._call(self.jobs.job, submitted.job_id)
@@ -138,7 +140,7 @@ class FrontDesk:
             reply_to=job.reply_to_message_id,
         )
 
-    def _pending_minutes(self) -> int:
+    def pending_minutes(self) -> int:
         return max(1, self.settings.studio.pending_command_ttl_s // 60)
 
     def _send_selfies(self, state: TrainingState, chat: ChatRef) -> Reply:
@@ -168,16 +170,16 @@ class FrontDesk:
         chat = command.chat
         if command.photo is None:
             await self._call(self.jobs.expect_photo, chat, UNMASK)
-            return Reply(t("unmask.send_photo", chat.lang, minutes=self._pending_minutes()))
+            return Reply(t("unmask.send_photo", chat.lang, minutes=self.pending_minutes()))
         return await self._submit_unmask(chat, command.photo, command.key)
 
     async def _submit_unmask(self, chat: ChatRef, photo: Upload, key: str | None) -> Reply:
-        await self._may_start(chat, "unmask", key)
+        await self.may_start(chat, "unmask", key)
         data = await self.fetch_own(chat, photo)
         submitted = await self._call(
             self.jobs.submit_unmask, chat, data, update_key=key, reply_to_message_id=photo.message_id
         )
-        return await self._queued(submitted, chat)
+        return await self.queued(submitted, chat)
 
     async def _suit(self, command: commands.Suit) -> Reply:
         chat = command.chat
@@ -190,7 +192,7 @@ class FrontDesk:
     async def _submit_suit(
         self, chat: ChatRef, photo: Upload, options: SuitOptions, exemplar: Upload | None, key: str | None
     ) -> Reply:
-        await self._may_start(chat, "suit", key)
+        await self.may_start(chat, "suit", key)
         data = await self.fetch_own(chat, photo)
         example = None if exemplar is None else await self.fetch(exemplar)
         submitted = await self._call(
@@ -202,11 +204,14 @@ class FrontDesk:
             update_key=key,
             reply_to_message_id=photo.message_id,
         )
-        return await self._queued(submitted, chat)
+        return await self.queued(submitted, chat)
+
+    async def _tryon(self, command: commands.TryOn) -> Reply:
+        return await self.tryon.command(command)
 
     def _suit_prompt(self, options: SuitOptions, chat: ChatRef, *, replace: bool = False) -> Reply:
         text = t(
-            "suit.send_photo", chat.lang, minutes=self._pending_minutes(), summary=options.summary(chat.lang)
+            "suit.send_photo", chat.lang, minutes=self.pending_minutes(), summary=options.summary(chat.lang)
         )
         return Reply(text, buttons=buttons.suit_buttons(options, chat.user_id, chat.lang), replace=replace)
 
@@ -221,6 +226,8 @@ class FrontDesk:
         if pending is not None and pending.command == SUIT:
             options = SuitOptions.from_params(pending.params)
             return await self._submit_suit(chat, command.photo, options, None, command.key)
+        if pending is not None and pending.command == TRYON:
+            return await self.tryon.photo(chat, command.photo, command.key, pending)
         return (
             Reply(t("unmask.which_command", chat.lang)) if command.private else SILENT
         )  # groups share photos
@@ -255,7 +262,7 @@ class FrontDesk:
     async def _done(self, command: commands.Done) -> Reply:
         chat = command.chat
         submitted = await self._call(self.identities.start_training, chat, update_key=command.key)
-        return await self._queued(submitted, chat, "train.queued")
+        return await self.queued(submitted, chat, "train.queued")
 
     async def _status(self, command: commands.Status) -> Reply:
         chat = command.chat
@@ -340,7 +347,7 @@ class FrontDesk:
         action, job_id = choice
         job: JobView = await self._call(self.jobs.own_job, chat, job_id)
         if action == "retry":
-            return await self._queued(await self._call(self.jobs.retry, chat, job.id, update_key=key), chat)
+            return await self.queued(await self._call(self.jobs.retry, chat, job.id, update_key=key), chat)
         if not await self._call(self.jobs.cancel, job.id):
             raise UserError("job.already_finished")
         await self._call(self.jobs.discard_queued, [job.id])
@@ -355,6 +362,7 @@ _HANDLERS: dict[type[Command], Handler] = {
     commands.Help: FrontDesk._help,
     commands.Unmask: FrontDesk._unmask,
     commands.Suit: FrontDesk._suit,
+    commands.TryOn: FrontDesk._tryon,
     commands.Photo: FrontDesk._photo,
     commands.Train: FrontDesk._train,
     commands.Done: FrontDesk._done,

@@ -12,6 +12,7 @@ import logging
 import math
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from core.blobs import extra_input_key, input_key
 from core.config import Settings
 from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions
-from core.imaging.intake_pool import clean_photo
+from core.imaging.intake_pool import CleanPhoto, clean_photo
 from core.kinds import KINDS, queue_of
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import PAUSED, ActiveCap, JobNotFound, JobStore, NewJob, OverCap, Pending
@@ -77,17 +78,32 @@ class JobDesk:
             "suit", chat, image_bytes, options.checked().as_params(), extras, update_key, reply_to_message_id
         )
 
+    def submit_tryon(
+        self,
+        chat: ChatRef,
+        photo: bytes | CleanPhoto,
+        garment: bytes | CleanPhoto,
+        *,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """A /tryon job: the member's photo and a picture of the top to put on them. Either may be a photo
+        held since it arrived (``core.studio.held``), already through intake; errors as for
+        ``submit_unmask``."""
+        return self.submit("tryon", chat, photo, {}, {"garment": garment}, update_key, reply_to_message_id)
+
     def submit(
         self,
         kind: str,
         chat: ChatRef,
-        image_bytes: bytes,
+        image_bytes: bytes | CleanPhoto,
         options: dict[str, Any],
-        extra_images: dict[str, bytes],
+        extra_images: Mapping[str, bytes | CleanPhoto],
         update_key: str | None,
         reply_to_message_id: str | None,
     ) -> Submitted:
-        """A job of ``kind`` on the user's photo and the named ``extra_images`` its kind takes."""
+        """A job of ``kind`` on the user's photo and the named ``extra_images`` its kind takes. Uploaded bytes
+        go through intake here; a ``CleanPhoto`` went through it when it arrived."""
         unknown = set(extra_images) - set(KINDS[kind].extra_inputs)
         if unknown:
             raise ValueError(f"a {kind} job takes no {sorted(unknown)} (core/kinds.py)")
@@ -96,8 +112,8 @@ class JobDesk:
             return seen
         self.check_open()
         self.check_quota(chat, kind)
-        clean = clean_photo(image_bytes, self.settings.intake)
-        extras = {name: clean_photo(data, self.settings.intake) for name, data in extra_images.items()}
+        clean = self._clean(image_bytes)
+        extras = {name: self._clean(data) for name, data in extra_images.items()}
         job_id = uuid.uuid4().hex
         keys = {name: extra_input_key(job_id, name) for name in extras}
         self.blobs.put(input_key(job_id), clean.data)
@@ -116,6 +132,9 @@ class JobDesk:
                 reply_to_message_id=reply_to_message_id,
             )
         )
+
+    def _clean(self, image: bytes | CleanPhoto) -> CleanPhoto:
+        return image if isinstance(image, CleanPhoto) else clean_photo(image, self.settings.intake)
 
     def _active_cap(self, kind: str) -> ActiveCap | None:
         """The per-user cap the store enforces as it writes the row (``check_quota`` only looks ahead)."""
@@ -189,11 +208,22 @@ class JobDesk:
         """The "Queued (position N)" message the Deliverer edits with progress."""
         self.store.set_status_message(job_id, message_id)
 
-    def expect_photo(self, chat: ChatRef, command: str, options: dict[str, Any] | None = None) -> None:
+    def expect_photo(
+        self,
+        chat: ChatRef,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        ttl_s: float | None = None,
+    ) -> None:
         """Remember "/unmask now, the photo in a later message" (with the command's options) for the TTL in
-        the settings."""
-        ttl = self.settings.studio.pending_command_ttl_s
+        the settings, or ``ttl_s`` (a request put back as it was keeps only what was left of its time)."""
+        ttl = self.settings.studio.pending_command_ttl_s if ttl_s is None else ttl_s
         self.store.expect_command(chat.platform, chat.chat_id, chat.user_id, command, ttl, options)
+
+    def expected(self, chat: ChatRef) -> Pending | None:
+        """The pending command for this chat member, if any and not expired; left in place."""
+        return self.store.peek_command(chat.platform, chat.chat_id, chat.user_id)
 
     def take_expected(self, chat: ChatRef) -> Pending | None:
         """The pending command for this chat member, if any and not expired; clears it."""
@@ -237,8 +267,8 @@ class JobDesk:
         return job
 
     def retry(self, chat: ChatRef, job_id: str, *, update_key: str | None = None) -> Submitted:
-        """Paint a finished job of a retryable kind (/unmask, /suit) again with a new random seed: a new job
-        on copies of the original inputs (the old job and its result stay as they are)."""
+        """Paint a finished job of a retryable kind (/unmask, /suit, /tryon) again with a new random seed: a
+        new job on copies of the original inputs (the old job and its result stay as they are)."""
         seen = self.seen(update_key)
         if seen is not None:
             return seen

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from core import identity
+from core.blobs import held_prefix
 from core.config import Settings
 from core.errors import UserError
 from core.kinds import queue_of
@@ -184,8 +185,8 @@ class IdentityDesk:
     # --- cancelling and forgetting -----------------------------------------------------------------------
     def forget(self, chat: ChatRef) -> ForgetReport:
         """Delete everything stored about this user: jobs (cancelled first, so workers stop) with their
-        photos and results, selfies, identity models, checkpoints, consent records, settings, and the
-        broker messages of their queued jobs."""
+        photos and results, selfies, identity models, checkpoints, consent records, settings, held photos
+        and pending commands, and the broker messages of their queued jobs."""
         cancelled = self.jobs.cancel_active(chat)
         rows = self.store.forget_user(chat.platform, chat.user_id)
         self.jobs.discard_queued(
@@ -202,6 +203,7 @@ class IdentityDesk:
             identity.selfie_prefix(slug),
             identity.identity_prefix(slug),
             identity.training_prefix(slug),
+            held_prefix(slug),  # a photo waiting for the rest of its command (/tryon's first)
         ):
             files += self.blobs.delete_prefix(prefix)
         log.info("forgot a %s user: %d jobs, %d files", chat.platform, len(rows.jobs), files)

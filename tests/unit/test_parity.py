@@ -6,26 +6,36 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import discord
 import pytest
 from pydantic import SecretStr
-from telegram.ext import CommandHandler
+from telegram.ext import CommandHandler, MessageHandler
 
 from bots.chat_lines import parse_command
+from bots.discord.files import AttachmentDownloader
+from bots.discord.interactions import DiscordFrontDesk
 from bots.discord.tree import build_tree, option_names
 from bots.telegram.app import COMMANDS, build_application
 from core.config import Settings
 from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
-from core.messages import t
+from core.messages import LANGUAGES, MESSAGES, t
 from core.ports import ChatRef
-from core.studio.commands import CommandSpec, Help, OptionSpec, Press, command_table
+from core.studio.commands import Command, CommandSpec, Help, OptionSpec, Press, Upload, command_table
 from core.studio.service import Studio, bootstrap
+from tests.conversation import jpeg
 
 TABLE = command_table()
 NAMES = [spec.name for spec in TABLE]
 TELEGRAM_ONLY = {"start"}  # Telegram's own greeting command
+# Commands that need photos, and how many: each front end must be able to send them all in one go.
+WITH_PHOTOS = {
+    spec.name: sum(1 for o in spec.options if o.kind == "attachment" and o.required)
+    for spec in TABLE
+    if any(o.kind == "attachment" and o.required for o in spec.options)
+}
 OPERATORS_ONLY = {"admin"}  # outside the table and every member's menu, on both platforms
 
 
@@ -49,14 +59,18 @@ def studio(tmp_path: Path) -> Studio:
 
 
 @pytest.fixture
-def telegram_commands(studio: Studio) -> set[str]:
+def telegram_handlers(studio: Studio) -> list[Any]:
     settings = studio.settings.model_copy(deep=True)
     settings.telegram.token = SecretStr("123:abc")
     application = build_application(settings, studio)
+    return [handler for handlers in application.handlers.values() for handler in handlers]
+
+
+@pytest.fixture
+def telegram_commands(telegram_handlers: list[Any]) -> set[str]:
     return {
         name
-        for handlers in application.handlers.values()
-        for handler in handlers
+        for handler in telegram_handlers
         if isinstance(handler, CommandHandler)
         for name in handler.commands
     }
@@ -123,3 +137,52 @@ def test_help_explains_the_platforms_own_way_of_attaching_photos(
 
     reply = asyncio.run(studio.handle(Help(chat=ChatRef(platform, "1", "1", "ko"))))
     assert reply.text == t(key, "ko")
+
+
+@pytest.mark.parametrize("spec", TABLE, ids=NAMES)
+def test_every_command_is_described_and_in_the_help_in_every_language(spec: CommandSpec) -> None:
+    keys = [f"cmd.{spec.name}", *(f"opt.{spec.name}.{option.name}" for option in spec.options)]
+    for lang in LANGUAGES:
+        assert [key for key in keys if key not in MESSAGES[lang]] == [], lang  # Discord would show "…"
+        if spec.name != "help":
+            for help_key in ("help", "help.discord"):
+                assert f"/{spec.name}" in t(help_key, lang), (help_key, lang)
+
+
+def _uploads(command: Command) -> list[Upload]:
+    return [value for value in vars(command).values() if isinstance(value, Upload)]
+
+
+@pytest.mark.parametrize(("name", "photos"), WITH_PHOTOS.items(), ids=list(WITH_PHOTOS))
+def test_a_command_that_needs_photos_takes_them_all_at_once_on_every_front_end(
+    name: str, photos: int, telegram_handlers: list[Any], studio: Studio, tmp_path: Path
+) -> None:
+    # Telegram: the command as the caption of a photo (the others come in its album or it replies to one).
+    captions = {str(handler.filters) for handler in telegram_handlers if isinstance(handler, MessageHandler)}
+    assert any(f"CaptionCommand({name})" in caption for caption in captions), captions
+    # The console: one path per photo, on the command's line.
+    chat = ChatRef("console", "operator", "local")
+    paths = [str(jpeg(tmp_path / f"{n}.jpg")) for n in range(photos)]
+    [command] = parse_command([f"/{name}", *paths], chat, "k")
+    assert len(_uploads(command)) == photos
+    # Discord: one attachment option per photo.
+    spec = next(spec for spec in TABLE if spec.name == name)
+    attachments = [o.name for o in spec.options if o.kind == "attachment" and o.required]
+    state = SimpleNamespace(http=None)
+    options = {
+        option: discord.Attachment(
+            data={"id": n, "size": 10, "filename": "a.jpg", "url": "http://cdn/a.jpg", "proxy_url": ""},
+            state=cast(Any, state),
+        )
+        for n, option in enumerate(attachments)
+    }
+    interaction = SimpleNamespace(
+        id=1,
+        user=SimpleNamespace(id=2),
+        channel_id=3,
+        locale=discord.Locale.american_english,
+        filesize_limit=25 * 1024 * 1024,
+    )
+    desk = DiscordFrontDesk(studio.settings, studio, cast(Any, None), AttachmentDownloader())
+    command = desk.command(cast(Any, interaction), name, options)
+    assert len(_uploads(command)) == photos

@@ -102,6 +102,7 @@ def test_the_command_menu_is_set_in_english_and_korean(
         "help",
         "unmask",
         "suit",
+        "tryon",
         "train",
         "done",
         "status",
