@@ -30,6 +30,18 @@ OFFICIAL_0_10_21 = {
     ),
     # Face mesh without refinement (468 landmarks), kept for a tier that does not refine.
     "face_landmark/face_landmark.tflite": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    # Pose (BlazePose GHUM full, model_complexity=1) and its person detector: /suit's shoulders, /tryon's
+    # body.
+    "pose_landmark/pose_landmark_full.tflite": (
+        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"
+    ),
+    "pose_detection/pose_detection.tflite": (
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
+    ),
+    # Selfie segmentation, the square "general" model (model_selection=0): the person against the background.
+    "selfie_segmentation/selfie_segmentation.tflite": (
+        "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"
+    ),
 }
 
 
