@@ -18,6 +18,7 @@ if it had never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -99,19 +100,24 @@ def train_on_inpainter(
     base_model: str | None = None,
 ) -> tuple[TrainResult, LoraTrainConfig]:
     """``train_identity`` on a warm ``StableDiffusionInpainter``'s own pipeline (no second copy of the
-    weights), at the resolution it paints at (512 on the standard tier, 64 on the tiny one)."""
+    weights), at the resolution it paints at (512 on the standard tier, 64 on the tiny one).
+
+    The inpainter's lock is held throughout: the UNet is shared by every command in the worker process, and
+    another one changing it meanwhile (the try-on painter installs its IP-Adapter layers while it loads or
+    paints, from the worker's warm-up thread) would break the training's forward passes."""
     config = LoraTrainConfig.from_settings(train, resolution=type(inpainter).resolution)
-    result = train_identity(
-        inpainter.pipeline,
-        images,
-        landmarks,
-        token,
-        config,
-        checkpoints,
-        progress,
-        blobs=blobs,
-        base_model=base_model,
-    )
+    with getattr(inpainter, "lock", None) or contextlib.nullcontext():
+        result = train_identity(
+            inpainter.pipeline,
+            images,
+            landmarks,
+            token,
+            config,
+            checkpoints,
+            progress,
+            blobs=blobs,
+            base_model=base_model,
+        )
     return result, config
 
 

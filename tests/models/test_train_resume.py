@@ -182,3 +182,34 @@ def tiny_sd_inpaint_tokenizer() -> object:
     from core.imaging.backends.tiny.clip_vocab import clip_tokenizer
 
     return clip_tokenizer()
+
+
+def test_training_on_the_shared_inpainter_holds_its_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UNet is shared by every command in a worker; the try-on painter changes it (its IP-Adapter layers)
+    under the inpainter's lock, from the warm-up thread too. Training must hold that lock, or a try-on
+    pipeline loading meanwhile breaks its forward passes (seen as a failed training in the end-to-end run)."""
+    import threading
+
+    import dreambooth.training as training
+    from core.config import TrainSettings
+
+    class Inpainter:
+        resolution = 64
+        pipeline = object()
+        lock = threading.RLock()
+
+    held_elsewhere: list[bool] = []
+
+    def fake_train(*_args: object, **_kwargs: object) -> str:
+        other = threading.Thread(target=lambda: held_elsewhere.append(not Inpainter.lock.acquire(timeout=0)))
+        other.start()
+        other.join()
+        return "trained"
+
+    monkeypatch.setattr(training, "train_identity", fake_train)
+    result, _ = training.train_on_inpainter(
+        Inpainter(), [], [], "tok", TrainSettings(), MemoryCheckpointStore(), lambda *_: None
+    )
+    assert result == "trained" and held_elsewhere == [True]
+    assert Inpainter.lock.acquire(timeout=0)  # and released afterwards
+    Inpainter.lock.release()
