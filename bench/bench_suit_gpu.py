@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.bench_standard_gpu import full_sd_pipeline  # noqa: E402
-from bench.common import gpu_arguments, time_stages  # noqa: E402
+from bench.common import gpu_arguments, gpu_placement, time_stages  # noqa: E402
 from core.imaging.backends.base import BodyGeometry, Box, Face, SuitRequest  # noqa: E402
 from core.imaging.backends.standard.face_parsing import SegformerPortraitParser  # noqa: E402
 from core.imaging.backends.standard.paint_by_example import PaintByExampleInpainter  # noqa: E402
@@ -43,7 +43,7 @@ from core.imaging.backends.tiny import (  # noqa: E402
 )
 from core.imaging.backends.tiny import models as tiny  # noqa: E402
 from core.imaging.backends.tiny.suit_models import paint_by_example_scheduler  # noqa: E402
-from core.imaging.backends.torch_device import Placement, resolve_dtype  # noqa: E402
+from core.imaging.backends.torch_device import Placement  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "without_mask" / "nm_001.jpg"
 # Where the face is in that photo, as fractions of its width and height.
@@ -120,13 +120,10 @@ def main() -> int:
 
     import torch
 
-    smoke = args.device == "cpu" and args.size == "small"
-    if not smoke and not torch.cuda.is_available():
-        print("no GPU: this benchmark needs a CUDA device (smoke run: --device cpu --size small).")
+    placement = gpu_placement(args)
+    if placement is None:
         return 0
-    device = torch.device("cuda" if args.device == "auto" else args.device)
-    placement = Placement(device, resolve_dtype(device))
-    cuda = placement.is_cuda
+    device, cuda = placement.device, placement.is_cuda
 
     started = time.perf_counter()
     face_parser, painter = build(args.size, placement)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw  # noqa: E402
 
 from bench.bench_standard_gpu import full_sd_pipeline  # noqa: E402
-from bench.common import gpu_arguments, time_stages  # noqa: E402
+from bench.common import gpu_arguments, gpu_placement, time_stages  # noqa: E402
 from core.config import ModelSettings  # noqa: E402
 from core.imaging.backends.base import Body, Garment, InpaintRequest, TryOnRequest  # noqa: E402
 from core.imaging.backends.standard.sd_inpaint import StableDiffusionInpainter  # noqa: E402
@@ -49,7 +49,7 @@ from core.imaging.backends.tiny.tryon_models import (  # noqa: E402
     tiny_image_encoder,
     write_ip_adapter_folder,
 )
-from core.imaging.backends.torch_device import Placement, resolve_dtype  # noqa: E402
+from core.imaging.backends.torch_device import Placement  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tryon"
 PHOTO = DATA / "people" / "00034_00.jpg"
@@ -199,13 +199,10 @@ def main() -> int:
 
     import torch
 
-    smoke = args.device == "cpu" and args.size == "small"
-    if not smoke and not torch.cuda.is_available():
-        print("no GPU: this benchmark needs a CUDA device (smoke run: --device cpu --size small).")
+    placement = gpu_placement(args)
+    if placement is None:
         return 0
-    device = torch.device("cuda" if args.device == "auto" else args.device)
-    placement = Placement(device, resolve_dtype(device))
-    cuda = placement.is_cuda
+    device, cuda = placement.device, placement.is_cuda
 
     started = time.perf_counter()
     painter, inpainter, load_s = build(args.size, placement)

@@ -53,3 +53,18 @@ def time_stages(
         peak = torch.cuda.max_memory_allocated(device) / 1024**3 if cuda else 0.0
         results[name] = (statistics.median(times), peak)
     return results
+
+
+def gpu_placement(args: argparse.Namespace) -> Any:
+    """Where a GPU benchmark runs (a ``Placement``), or ``None`` after saying why not: there is no CUDA
+    device and this is not the CPU smoke run (``--device cpu --size small``)."""
+    import torch
+
+    from core.imaging.backends.torch_device import Placement, resolve_dtype
+
+    smoke = args.device == "cpu" and args.size == "small"
+    if not smoke and not torch.cuda.is_available():
+        print("no GPU: this benchmark needs a CUDA device (smoke run: --device cpu --size small).")
+        return None
+    device = torch.device("cuda" if args.device == "auto" else args.device)
+    return Placement(device, resolve_dtype(device))
