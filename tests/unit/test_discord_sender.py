@@ -7,7 +7,7 @@ share; a retried delivery sends only the messages that did not arrive."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,14 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscordAPI]:
 
 def studio_for(tmp_path: Path, api: FakeDiscordAPI, **discord: Any) -> Studio:
     return bootstrap(make_settings(tmp_path, api.api_url, **discord), queue=MemoryQueue())
+
+
+def run_closing(studio: Studio, scenario: Callable[[], Any]) -> None:
+    """Run ``scenario`` against the fake Discord, then close the studio's store whatever happened."""
+    try:
+        run(scenario)
+    finally:
+        studio.store.close()
 
 
 def png(width: int = 64, height: int = 48) -> bytes:
@@ -102,10 +110,7 @@ def test_progress_edits_the_status_message_through_the_interaction_while_its_tok
             assert edit.custom_ids == [f"job:{USER}:cancel:{job_id}"]
             assert api.to_channel(CHANNEL) == []
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_result_within_the_tokens_life_is_a_followup_with_the_png_the_sheet_and_a_try_again_button(
@@ -128,10 +133,7 @@ def test_a_result_within_the_tokens_life_is_a_followup_with_the_png_the_sheet_an
             assert final.content == t("job.done", "en") and final.custom_ids == []
             assert api.to_channel(CHANNEL) == []
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def assert_sent_to_channel(api: FakeDiscordAPI, studio: Studio, job_id: str) -> None:
@@ -162,10 +164,7 @@ def test_after_the_token_expires_the_result_goes_to_the_channel_with_the_bot_tok
             assert webhook_posts(api, payload) == []  # the expired token was not even tried
             assert_sent_to_channel(api, studio, job_id)
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 @pytest.mark.parametrize("status", [401, 404])
@@ -183,10 +182,7 @@ def test_a_token_discord_refuses_falls_back_to_the_channel(
             assert [r.status for r in webhook_posts(api, payload)] == [status]
             assert_sent_to_channel(api, studio, job_id)
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_after_a_restart_results_go_to_the_channel(api: FakeDiscordAPI, tmp_path: Path) -> None:
@@ -201,10 +197,7 @@ def test_after_a_restart_results_go_to_the_channel(api: FakeDiscordAPI, tmp_path
         assert webhook_posts(api, payload) == []
         assert_sent_to_channel(api, studio, job_id)
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 @pytest.mark.parametrize("status", [403, 404])
@@ -222,10 +215,7 @@ def test_a_channel_that_is_gone_makes_the_job_undeliverable(
             record = studio.store.delivery(job_id)
             assert record is not None and record.status == "undeliverable"
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_failed_job_is_told_in_a_sentence(api: FakeDiscordAPI, tmp_path: Path) -> None:
@@ -240,10 +230,7 @@ def test_a_failed_job_is_told_in_a_sentence(api: FakeDiscordAPI, tmp_path: Path)
             (sent,) = webhook_posts(api, payload)
             assert sent.content == f"<@{USER}> {t('job.crashed', 'en', attempts=3)}" and sent.files == []
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_result_over_the_interactions_upload_limit_is_fitted_by_the_shared_helper(
@@ -264,10 +251,7 @@ def test_a_result_over_the_interactions_upload_limit_is_fitted_by_the_shared_hel
             note = t("result.upload_reduced", "en", limit_mb=human_number(limit / MB))
             assert sent.content.endswith(note)
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 @pytest.mark.parametrize(
@@ -300,10 +284,7 @@ def test_a_message_discord_refuses_for_good_is_not_retried(
             refused = api.matching(lambda r: r.method == "POST" and r.status == status)
             assert len(refused) == 1
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_server_error_is_still_retried(api: FakeDiscordAPI, tmp_path: Path) -> None:
@@ -317,10 +298,7 @@ def test_a_server_error_is_still_retried(api: FakeDiscordAPI, tmp_path: Path) ->
             assert await deliverer(studio, client).deliver(job_id)
             assert [r.status for r in webhook_posts(api, payload)] == [500, 200]
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_retried_delivery_sends_only_the_messages_that_did_not_arrive(
@@ -339,10 +317,7 @@ def test_a_retried_delivery_sends_only_the_messages_that_did_not_arrive(
             assert [f.filename for f in sheet.files] == [f"atelier-{job_id}-sheet.png"]
             assert "attachment:sheet" in parts
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_try_again_queues_a_new_job_whose_progress_edits_the_followup_it_was_announced_in(
@@ -372,10 +347,7 @@ def test_try_again_queues_a_new_job_whose_progress_edits_the_followup_it_was_ann
             assert edit.path.endswith(f"/messages/{status_id}")
             assert edit.content == progress_text(studio.job(retry_id))
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
 
 
 def test_a_private_answer_goes_to_a_direct_message_once_the_interaction_is_gone(
@@ -398,7 +370,4 @@ def test_a_private_answer_goes_to_a_direct_message_once_the_interaction_is_gone(
         (sent,) = api.to_channel(api.dm_channel_id(USER))
         assert t("train.selfie_ok", "en", count=1, min=5, max=20) in (sent.content or "")
 
-    try:
-        run(scenario)
-    finally:
-        studio.store.close()
+    run_closing(studio, scenario)
