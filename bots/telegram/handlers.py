@@ -10,8 +10,10 @@ anything else goes to ``on_error``: a logged traceback and an apology with an er
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import time
 import uuid
 
 from telegram import Document, Message, PhotoSize, ReplyParameters, Update
@@ -34,11 +36,22 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 
 
+# How many uncaptioned album photos are remembered (the latest), and for how long: an album's photos arrive
+# within a second or two of each other.
+_ALBUM_PHOTOS = 256
+_ALBUM_WINDOW_S = 120.0
+
+
 class TelegramHandlers:
     def __init__(self, settings: Settings, studio: Studio, downloader: FileDownloader) -> None:
         self.settings = settings
         self.studio = studio
         self.downloader = downloader
+        # Uncaptioned photos of recent albums, by (chat, album): (arrived at, message id, upload). A client
+        # may put an album's caption on a later photo; the earlier ones then came as plain photos.
+        self._album_photos: collections.OrderedDict[tuple[int, str], list[tuple[float, int, Upload]]] = (
+            collections.OrderedDict()
+        )
 
     async def start(self, update: Update, context: Context) -> None:
         await self._run(update, commands.Start(chat=self._chat(update)))
@@ -87,8 +100,9 @@ class TelegramHandlers:
     async def tryon_media(self, update: Update, context: Context) -> None:
         """A photo or file with the caption ``/tryon``: the member's photo (an album's first, the garment
         following in the same album), or, sent as a reply to the member's photo, the garment."""
-        this = self._upload(context, _message(update))
-        person = self._replied(context, update)
+        message = _message(update)
+        this = self._upload(context, message)
+        person = self._replied(context, update) or self._earlier_in_album(message)
         photo, garment = (person, this) if person is not None else (this, None)
         command = commands.TryOn(chat=self._chat(update), photo=photo, garment=garment, key=_key(update))
         await self._run(update, command)
@@ -96,8 +110,10 @@ class TelegramHandlers:
     async def media(self, update: Update, context: Context) -> None:
         """A photo or file without a command: a selfie, the photo a pending command waits for, or a
         question (private chats only: groups share photos)."""
-        photo = self._upload(context, _message(update))
+        message = _message(update)
+        photo = self._upload(context, message)
         assert photo is not None, "routed by the photo/document filter"
+        self._remember_album_photo(message, photo)
         private = update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
         command = commands.Photo(chat=self._chat(update), photo=photo, private=private, key=_key(update))
         await self._run(update, command)
@@ -159,6 +175,30 @@ class TelegramHandlers:
         log.error("update %s failed (error id %s)", update_id, error_id, exc_info=context.error)
         if message is not None:
             await message.reply_text(t("error.internal", lang, error_id=error_id))
+
+    def _remember_album_photo(self, message: Message, photo: Upload) -> None:
+        if message.media_group_id is None:
+            return
+        album = (message.chat.id, message.media_group_id)
+        seen = self._album_photos.setdefault(album, [])
+        if all(message_id != message.message_id for _, message_id, _ in seen):  # not a redelivered copy
+            seen.append((time.monotonic(), message.message_id, photo))
+        self._album_photos.move_to_end(album)
+        while len(self._album_photos) > _ALBUM_PHOTOS:
+            self._album_photos.popitem(last=False)
+
+    def _earlier_in_album(self, message: Message) -> Upload | None:
+        """The album's first photo, when it came before this captioned one without a caption."""
+        if message.media_group_id is None:
+            return None
+        seen = self._album_photos.get((message.chat.id, message.media_group_id), [])
+        now = time.monotonic()
+        earlier = [
+            (message_id, photo)
+            for at, message_id, photo in seen
+            if message_id < message.message_id and now - at <= _ALBUM_WINDOW_S
+        ]
+        return min(earlier, key=lambda item: item[0])[1] if earlier else None
 
     # --- rendering -------------------------------------------------------------------------------------
     async def _run(self, update: Update, command: commands.Command) -> None:

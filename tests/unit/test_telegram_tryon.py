@@ -79,6 +79,32 @@ def test_an_album_of_two_captioned_tryon_is_one_job_me_first_then_the_garment(
     assert studio.blobs.keys(HELD_ROOT) == []
 
 
+def test_an_album_captioned_tryon_on_its_second_photo_is_still_me_first_then_the_garment(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
+) -> None:
+    # A client may put an album's caption on any of its photos: the first then arrives as a plain photo.
+    me = photo(api, ME, media_group_id="album-5")
+    top = photo(api, TOP, caption="/tryon", media_group_id="album-5")
+    run(studio, settings, api.update_of(me), api.update_of(top))
+    job = tryon_job(studio, queue)
+    assert_me_wearing_top(studio, job)
+    assert replies(api)[-1] == "Queued (position 1)."
+    assert job.reply_to_message_id == str(me["message_id"])
+    assert studio.blobs.keys(HELD_ROOT) == []
+
+
+def test_a_captioned_photo_of_another_album_does_not_take_an_earlier_album_photo(
+    api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
+) -> None:
+    other = photo(api, TOP, media_group_id="album-6")
+    me = photo(api, ME, caption="/tryon", media_group_id="album-7")
+    run(studio, settings, api.update_of(other), api.update_of(me))
+    assert queue.enqueued == []
+    # The other album's photo got its own answer; this album's first photo waits for the rest of its album.
+    assert replies(api) == [t("unmask.which_command")]
+    assert len(studio.blobs.keys(HELD_ROOT)) == 1
+
+
 def test_an_album_delivered_twice_makes_one_job_and_one_reply(
     api: FakeBotAPI, settings: Settings, studio: Studio, queue: MemoryQueue
 ) -> None:
