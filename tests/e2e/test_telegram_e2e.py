@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from core.messages import t
 from core.store import migrate
 from tests.e2e.fake_bot_api import FakeBotAPI, Sent
 from tests.e2e.stack import claimed_redis_db, png_size, stack_env, start_bot, start_worker, stop
@@ -133,6 +135,29 @@ def test_suit_returns_the_id_photo_its_full_size_file_and_a_print_sheet(
     with Image.open(io.BytesIO(sheet.files["document"].data)) as image:
         assert sorted(image.size) == [1200, 1800]  # 4 x 6 in at 300 dpi
     assert sheet.text.startswith("Print sheet for 4×6 in paper at 300 dpi.")
+
+
+def test_tryon_an_album_of_me_and_a_shop_photo_comes_back_wearing_it(stack: Stack, shared_data: Path) -> None:
+    chat = 7100004
+    me = (shared_data / "tryon" / "people" / "00034_00.jpg").read_bytes()
+    top = (shared_data / "tryon" / "garments" / "09290_00.jpg").read_bytes()
+    first = stack.api.send_photo(chat, me, caption="/tryon", media_group_id="e2e-album")
+    stack.api.send_photo(chat, top, media_group_id="e2e-album")
+
+    photo, document = wait_for_result(stack, chat)
+    assert photo.reply_to == document.reply_to == first["message_id"]
+    assert photo.text == t("tryon.caption")
+    result = document.files["document"].data
+    with Image.open(io.BytesIO(me)) as original, Image.open(io.BytesIO(result)) as out:
+        assert out.format == "PNG" and out.size == original.size
+        before = np.asarray(original.convert("RGB"), np.int16)
+        after = np.asarray(out.convert("RGB"), np.int16)
+    changed = np.abs(after - before).max(axis=-1) > 12  # beyond the JPEG decode's noise
+    # The top changed; the rest of the photo (face, background, legs) did not.
+    assert 0.05 < changed.mean() < 0.6, changed.mean()
+    assert not changed[: before.shape[0] // 12].any()  # the top of the frame: hair and background
+    texts = [sent.text for sent in stack.api.sent_to(chat, "sendMessage")]
+    assert texts == ["Queued (position 1)."]  # the album's first photo is not answered on its own
 
 
 def test_the_bot_process_shuts_down_cleanly_without_model_libraries(stack: Stack) -> None:
