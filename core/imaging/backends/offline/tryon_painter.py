@@ -10,6 +10,9 @@ A flat product shot on a person looks pasted on; what makes it look worn is the 
 folds and shading of the old top (its lightness, band-passed so that neither its colour nor its fine
 print comes along) multiply the new one. Where the old top shows no fabric (an outlier in colour, e.g.
 its own printed logo), the shading is taken from around it.
+
+Where the new top is narrower than the old one, a strip of the old top would show beside it: within a short
+reach of the new top's edge the old top is covered with the new top's fabric, spread outwards from it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,13 @@ _PRINT_DISTANCE = 25.0
 _SHADE_SUPPORT = 0.5
 # An old top darker than the first lightness (Lab L) gives no shading, one lighter than the second all of it.
 _DARK = (15.0, 45.0)
+# Old top the new one does not reach (a strip at the side, a tighter cut) is covered by the new top's fabric,
+# spread from its nearest edge, up to this far (shoulder widths); an old top reaching further stays (a long
+# shirt under a crop top: the fabric would be invented, not moved).
+_REACH = 0.12
+# Spreading the fabric: normalised blurs, finest first; a pixel takes the finest that sees enough fabric.
+_SPREAD_SIGMAS = (2.0, 4.0, 8.0, 16.0, 32.0)
+_SPREAD_SUPPORT = 0.05
 
 
 class WarpGarmentPainter:
@@ -62,7 +72,9 @@ class WarpGarmentPainter:
         inside = np.asarray(request.mask.convert("L"), np.float32) / 255.0
         alpha *= inside
         colour *= inside[..., None]
-        shade = _shading(person, np.asarray(request.body.torso) > 127, alpha > 0, _unit(request))
+        torso = np.asarray(request.body.torso) > 127
+        colour, alpha = _cover_old_top(colour, alpha, torso & (inside > 0.5), _REACH * _unit(request))
+        shade = _shading(person, torso, alpha > 0, _unit(request))
         out = person.astype(np.float32) * (1.0 - alpha[..., None]) + colour * shade[..., None]
         result = np.clip(np.round(out), 0, 255).astype(np.uint8)
         # Bit-identical wherever nothing was painted.
@@ -108,6 +120,44 @@ def _warped(garment: Garment, fit: GarmentFit, shape: tuple[int, int]) -> tuple[
         cover = np.clip(cover, 0.0, 1.0)
         colour[window] = layer * cover[..., None] + colour[window] * (1.0 - cover[..., None])
         alpha[window] = cover + alpha[window] * (1.0 - cover)
+    return colour, alpha
+
+
+def _cover_old_top(
+    colour: np.ndarray, alpha: np.ndarray, old_top: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``colour`` and ``alpha`` with the old top's pixels within ``reach`` px of the new top's edge covered
+    by the new top's fabric, spread outwards from it (coarser the further from the edge)."""
+    import cv2
+
+    covered = alpha >= 0.5
+    bare = old_top & ~covered
+    if not bare.any() or not covered.any():
+        return colour, alpha
+    distance = cv2.distanceTransform((~covered).astype(np.uint8), cv2.DIST_L2, 5)
+    bare &= distance <= reach
+    if not bare.any():
+        return colour, alpha
+    # Straight (not premultiplied) fabric colour where the new top is solid; spread from there only.
+    solid = covered.astype(np.float32)
+    fabric = colour / np.maximum(alpha, 1e-3)[..., None] * solid[..., None]
+    spread = np.zeros_like(colour)
+    todo = bare.copy()
+    for sigma in _SPREAD_SIGMAS:
+        weight = cv2.GaussianBlur(solid, (0, 0), sigma)
+        take = todo & (weight >= _SPREAD_SUPPORT)
+        if take.any():
+            value = cv2.GaussianBlur(fabric, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+            spread[take] = value[take]
+            todo &= ~take
+        if not todo.any():
+            break
+    filled = bare & ~todo
+    colour = colour.copy()
+    alpha = alpha.copy()
+    # Premultiplied: the spread fabric replaces whatever partial coverage the edge had there.
+    colour[filled] = spread[filled]
+    alpha[filled] = 1.0
     return colour, alpha
 
 
