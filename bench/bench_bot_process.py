@@ -3,9 +3,9 @@
     python bench/bench_bot_process.py [--runs N]
 
 Starts the bot exactly as ``atelier bot telegram`` does (``run_bot`` in a fresh interpreter, configured by
-``ATELIER_*`` variables) against the local fake Bot API and the real Redis on 127.0.0.1:6379 (a database
-claimed for the run), with a fresh SQLite database each run, so the schema migration is part of the start.
-Measures the time from process start to its first getUpdates call (ready for updates) and its resident
+``ATELIER_*`` variables) against the local fake Bot API and the tests' real Redis (``tests/services.py``; a
+database claimed for the run), with a fresh SQLite database each run, so the schema migration is part of the
+start. Measures the time from process start to its first getUpdates call (ready for updates) and its resident
 memory once ready, then stops it with SIGTERM and checks that it never imported a model library.
 Targets: ready <= 3 s, RSS <= 150 MB, no torch.
 """

@@ -4,11 +4,11 @@ Discord, normally and while Redis answers slowly.
     python bench/bench_discord_ack.py [--interactions N] [--rate PER_S]
 
 The real discord.py client (logged in, its HTTP layer pointed at the local fake Discord API) with the real
-studio on a real Redis-backed queue (``CeleryJobQueue``; Redis on 127.0.0.1:6379, a database claimed for the
-run) receives N interactions as gateway payloads, at a steady rate: a third ``/unmask`` with an attachment
-(download, intake, job row, Celery publish), a third ``/status``, a third button presses. The latency of
-one is from handing its payload to the client to the fake server receiving its defer callback (both on this
-process's monotonic clock). "Redis slowed" puts a TCP proxy between the bot and Redis that holds every
+studio on a real Redis-backed queue (``CeleryJobQueue``; the tests' Redis, ``tests/services.py``, a database
+claimed for the run) receives N interactions as gateway payloads, at a steady rate: a third ``/unmask`` with
+an attachment (download, intake, job row, Celery publish), a third ``/status``, a third button presses. The
+latency of one is from handing its payload to the client to the fake server receiving its defer callback (both
+on this process's monotonic clock). "Redis slowed" puts a TCP proxy between the bot and Redis that holds every
 answer from Redis back by the given delay, so every Celery publish is that much slower.
 The answer columns (interaction -> the answer after the studio's work) show that the slow Redis really slowed
 the work behind the defer. Target: p99 <= 0.5 s in every scenario. Exits 1 when a scenario misses it.
@@ -51,8 +51,9 @@ class SlowRedisProxy:
     """A TCP proxy to Redis, in a thread of its own, that delivers each answer ``delay_s`` after Redis sent
     it (in order), as a distant or overloaded Redis would."""
 
-    def __init__(self, upstream_port: int, delay_s: float) -> None:
-        self.upstream_port, self.delay_s, self.port = upstream_port, delay_s, 0
+    def __init__(self, upstream_host: str, upstream_port: int, delay_s: float) -> None:
+        self.upstream_host, self.upstream_port = upstream_host, upstream_port
+        self.delay_s, self.port = delay_s, 0
         self._server: asyncio.Server | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="slow-redis")
@@ -80,7 +81,7 @@ class SlowRedisProxy:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
         try:
             await asyncio.gather(
                 self._pump(reader, up_writer, 0.0),
@@ -122,7 +123,7 @@ def redis_via(url: str, delay_s: float) -> Iterator[str]:
         yield url
         return
     parsed = urlparse(url)
-    with SlowRedisProxy(parsed.port or 6379, delay_s) as proxy:
+    with SlowRedisProxy(parsed.hostname or "127.0.0.1", parsed.port or 6379, delay_s) as proxy:
         yield f"redis://127.0.0.1:{proxy.port}{parsed.path}"
 
 

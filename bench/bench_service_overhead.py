@@ -3,11 +3,11 @@
     python bench/bench_service_overhead.py [--jobs N] [--size PX]
 
 The real bot process (``run_bot``) and a real Celery worker (``run_worker`` with a no-op pipeline registered
-through ``jobs.runtime.register_pipeline``) run against the real Redis on 127.0.0.1:6379 (a database claimed
-for the run) and the local fake Bot API. Each job is one photo update injected into the fake server; its
-latency ends when the bot has uploaded the result as a photo and as a document. Jobs run one after another,
-each from its own chat (one chat would measure Telegram's one-message-per-second flood limit instead). The
-stage split comes from the fake server's clock and the job rows' timestamps.
+through ``jobs.runtime.register_pipeline``) run against the tests' real Redis (``tests/services.py``; a
+database claimed for the run) and the local fake Bot API. Each job is one photo update injected into the fake
+server; its latency ends when the bot has uploaded the result as a photo and as a document. Jobs run one after
+another, each from its own chat (one chat would measure Telegram's one-message-per-second flood limit
+instead). The stage split comes from the fake server's clock and the job rows' timestamps.
 Targets: p50 <= 50 ms, p95 <= 150 ms.
 """
 

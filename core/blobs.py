@@ -5,15 +5,14 @@ the destination with ``os.replace`` (atomic on POSIX within one file system); th
 rename itself survives a power cut. A reader therefore sees the old object or the whole new one, never half a
 PNG, and a worker killed mid-write leaves at most a stray temporary file (``.tmp-*``, ignored by ``exists``).
 
-Keys are relative, slash-separated paths from a strict alphabet (letters, digits, ``. _ -``); no absolute
-paths, no ``..``, no empty segments, no hidden names. Keys come from job ids the service generates, but the
-check makes a key built from anything else unable to escape the root.
+Keys are relative, slash-separated paths from a strict alphabet (``core.blobkeys``); every store checks them
+with ``validate_key`` before touching anything, so a key built from anything else cannot escape the root.
 
-Other back ends: when workers run on other machines, an S3-compatible store implements the same four
-methods: ``put`` as one PUT of the whole object (S3 PUTs are atomic: readers see the old object or the new
-one), ``get``/``exists``/``delete`` as GET/HEAD/DELETE of ``{prefix}/{key}``, each after the same
-``validate_key`` check. ``core.studio.service.bootstrap(settings, blobs=...)`` takes it; nothing else in
-Atelier touches blob files directly.
+Other back ends: when workers run on other machines, ``core.s3blobs.S3BlobStore`` keeps the same keys under
+``s3://bucket/prefix`` with the same guarantees (a PUT is atomic: readers see the old object or the new
+one). ``open_blob_store(settings)`` is the one place that chooses between them (``ATELIER_BLOBS__URL``); the
+chat side's composition root and the worker runtime both call it, and nothing else in Atelier touches blob
+files directly.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Iterable
@@ -30,10 +28,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from core.blobkeys import InvalidBlobKey as InvalidBlobKey  # where callers have always found it
+from core.blobkeys import validate_key, validate_prefix
+from core.config import Settings
 from core.ports import BlobStore
-
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-MAX_KEY_LENGTH = 512
 
 
 # Where a job's images live, derived from its id alone (a later attempt finds what an earlier one wrote).
@@ -89,18 +87,14 @@ def held_expiry(key: str) -> datetime | None:
     return datetime.fromtimestamp(int(stamp), UTC)
 
 
-class InvalidBlobKey(ValueError):
-    pass
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: the bucket of ``blobs.url`` (``s3://bucket/prefix``), else the local
+    directory ``{data_dir}/blobs``. Nothing is contacted until the first call."""
+    if settings.blobs.url:
+        from core.s3blobs import S3BlobStore  # boto3 loads only where a bucket is configured
 
-
-def validate_key(key: str) -> str:
-    """Return ``key`` unchanged when it is a safe relative key, else raise ``InvalidBlobKey``."""
-    if not key or len(key) > MAX_KEY_LENGTH or key.startswith("/"):
-        raise InvalidBlobKey(f"invalid blob key {key!r}")
-    for segment in key.split("/"):
-        if segment in ("", ".", "..") or not _SEGMENT.match(segment) or segment.startswith(".tmp-"):
-            raise InvalidBlobKey(f"invalid blob key {key!r}")
-    return key
+        return S3BlobStore.from_settings(settings.blobs)
+    return LocalBlobStore(settings.blob_dir)
 
 
 class LocalBlobStore:
@@ -145,9 +139,7 @@ class LocalBlobStore:
     def keys(self, prefix: str) -> list[str]:
         """Every key under ``prefix`` (a folder, ending in ``/``), sorted; temp files of unfinished writes
         are not keys."""
-        if not prefix.endswith("/"):
-            raise InvalidBlobKey(f"a key prefix ends with '/': {prefix!r}")
-        folder = self.path(prefix.rstrip("/"))
+        folder = self.path(validate_prefix(prefix)[:-1])
         if not folder.is_dir():
             return []
         return sorted(
@@ -161,7 +153,7 @@ class LocalBlobStore:
         keys = self.keys(prefix)
         for key in keys:
             self.delete(key)
-        folder = self.path(prefix.rstrip("/"))
+        folder = self.path(prefix[:-1])
         if folder.is_dir():
             # Deepest first, so a parent is empty by the time it is looked at.
             for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):

@@ -42,3 +42,6 @@ def configure_logging(level: str = "INFO") -> None:
     # httpx logs every request URL at INFO; Telegram URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # botocore logs request headers at DEBUG, the access key id among them (the blob store's S3 client).
+    for name in ("botocore", "boto3", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)

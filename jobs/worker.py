@@ -11,7 +11,7 @@ from celery import signals
 from core.config import Settings
 from core.kinds import QUEUES, queue_of
 from core.store import migrate
-from jobs import runtime
+from jobs import monitor, runtime
 from jobs.broker import ensure_redis
 from jobs.celery_app import check_time_limits, create_app
 from jobs.queue import CeleryJobQueue
@@ -21,12 +21,20 @@ from jobs.tasks import register_tasks
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, queues: list[str], concurrency: int | None = None) -> None:
+def run_worker(
+    settings: Settings,
+    queues: list[str],
+    concurrency: int | None = None,
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
     """Consume ``queues`` until stopped (SIGTERM: finish the running jobs; SIGKILL: they are redelivered).
 
     Refuses to start (``jobs.broker.BrokerMisconfigured``) when a time limit is not below the visibility
     timeout or the configured Redis may evict queued jobs. Without ``settings.redis_url`` it starts, or
-    attaches to, the embedded Redis in ``settings.redis_dir``.
+    attaches to, the embedded Redis in ``settings.redis_dir``. With ``metrics_port``, serves ``/metrics``
+    and ``/healthz`` there (``jobs.monitor``; the caller set up the multiprocess directory first).
     """
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown or not queues:
@@ -42,6 +50,12 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
 
     runtime.configure(settings, queues)
     signals.worker_process_init.connect(runtime.on_process_start, weak=False)
+    monitoring = None
+    if metrics_port is not None:
+        monitoring = monitor.serve_monitoring(metrics_host, metrics_port, monitor.worker_checks(settings))
+        label = ",".join(queues)
+        signals.worker_process_init.connect(lambda **_: monitor.on_pool_process_start(label), weak=False)
+        signals.worker_process_shutdown.connect(monitor.on_pool_process_end, weak=False)
     app = create_app(settings)
     register_tasks(app, settings)
     install_reaper(app, CeleryJobQueue(app))
@@ -60,6 +74,8 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int | None = 
     try:
         app.worker_main(argv)
     finally:
+        if monitoring is not None:
+            monitoring.shutdown()
         if embedded is not None:
             embedded.close()
 

@@ -1,6 +1,7 @@
 """The worker runtime in the test's own process: ``jobs.runtime.execute(job_id)`` runs a job the studio
-submitted, with the real job store and blob store and a real Redis (database 7) for its events. Pipelines are
-whatever the test registers with ``runtime.register_pipeline``."""
+submitted, with the real job store and blob store and a real Redis (database 7 of the tests' server,
+``tests/services.py``) for its events. Pipelines are whatever the test registers with
+``runtime.register_pipeline``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from core.config import Settings
 from core.studio.service import Studio, bootstrap
 from jobs import runtime
 from tests.fakes import MemoryQueue
+from tests.services import redis_url
 
-EVENTS_REDIS = "redis://127.0.0.1:6379/7"
+
+def events_redis_url() -> str:
+    return redis_url(7)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ identity desk (consent, selfies, training, preferences, forgetting, ``training``
 
 from __future__ import annotations
 
-from core.blobs import LocalBlobStore
+from core.blobs import open_blob_store
 from core.config import Settings
 from core.ports import BlobStore, JobQueue
 from core.store import JobStore, migrate
@@ -36,6 +36,6 @@ def bootstrap(settings: Settings, *, queue: JobQueue | None = None, blobs: BlobS
     return Studio(
         settings,
         JobStore(url),
-        blobs if blobs is not None else LocalBlobStore(settings.blob_dir),
+        blobs if blobs is not None else open_blob_store(settings),
         queue if queue is not None else UnconfiguredQueue(),
     )

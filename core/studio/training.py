@@ -21,6 +21,7 @@ from core.blobs import held_prefix
 from core.config import Settings
 from core.errors import UserError
 from core.kinds import queue_of
+from core.metrics import counting_refusals
 from core.ports import BlobStore, ChatRef, JobState, JobView
 from core.retention import job_blob_keys
 from core.store import IdentityModelView, JobStore, NewJob, UserPrefs
@@ -116,6 +117,12 @@ class IdentityDesk:
         seen = self.jobs.seen(update_key)
         if seen is not None:
             return seen
+        with counting_refusals("selfie"):
+            return self._submit_selfie(chat, image_bytes, update_key, reply_to_message_id)
+
+    def _submit_selfie(
+        self, chat: ChatRef, image_bytes: bytes, update_key: str | None, reply_to_message_id: str | None
+    ) -> Submitted:
         if not self.store.has_consent(chat.platform, chat.user_id, CONSENT_VERSION):
             raise UserError("train.consent_required")
         state = self.training_state(chat)
@@ -133,6 +140,12 @@ class IdentityDesk:
         seen = self.jobs.seen(update_key)
         if seen is not None:
             return seen
+        with counting_refusals("train"):
+            return self._start_training(chat, update_key, reply_to_message_id)
+
+    def _start_training(
+        self, chat: ChatRef, update_key: str | None, reply_to_message_id: str | None
+    ) -> Submitted:
         state = self.training_state(chat)
         train = self.settings.train
         if not state.consented:

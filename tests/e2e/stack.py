@@ -19,9 +19,9 @@ from PIL import Image
 from bots.processes import stop_process
 from core.imaging.pipelines.jobio import JobInputs, JobOutputs
 from tests.e2e.fake_bot_api import FakeBotAPI
+from tests.services import redis_address
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 HEAVY_MODULES = ("torch", "diffusers", "transformers", "ultralytics", "mediapipe", "cv2")
 
 # The bot, exactly as the CLI starts it; on exit it reports which heavy libraries it had imported.
@@ -61,20 +61,22 @@ class NoopPipeline:
 
 @contextmanager
 def claimed_redis_db() -> Iterator[str]:
-    """The URL of a Redis database on 127.0.0.1:6379 that no other test run uses meanwhile, flushed before and
-    after. Claims follow the integration tests' convention (a lock key per database number in database 0),
-    so concurrent runs of either suite never share a broker or an event channel."""
-    admin = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    """The URL of a Redis database on the tests' server (``tests/services.py``) that no other test run uses
+    meanwhile, flushed before and after. Claims follow the integration tests' convention (a lock key per
+    database number in database 0), so concurrent runs of either suite never share a broker or an event
+    channel."""
+    host, port = redis_address()
+    admin = redis.Redis(host=host, port=port)
     token = uuid.uuid4().hex
     db = next(
         (n for n in range(1, 16) if admin.set(f"atelier-test:db-lock:{n}", token, nx=True, ex=3600)), None
     )
     if db is None:
-        raise RuntimeError(f"no free Redis database on {REDIS_HOST}:{REDIS_PORT}")
-    database = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+        raise RuntimeError(f"no free Redis database on {host}:{port}")
+    database = redis.Redis(host=host, port=port, db=db)
     database.flushdb()
     try:
-        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+        yield f"redis://{host}:{port}/{db}"
     finally:
         database.flushdb()
         database.close()

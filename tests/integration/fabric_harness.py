@@ -1,5 +1,6 @@
 """The job fabric's integration harness: real worker processes (``fabric_worker.py``), the real Studio and
-a real Deliverer with an in-memory chat, all on a private Redis database of the shared server."""
+a real Deliverer with an in-memory chat, all on a private Redis database of the tests' server
+(``tests/services.py``)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from core.studio.sent_parts import SentParts
 from core.studio.service import Studio
 
 WORKER_SCRIPT = Path(__file__).with_name("fabric_worker.py")
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CHAT = ChatRef(platform="telegram", user_id="7", chat_id="70", lang="en")
 
 

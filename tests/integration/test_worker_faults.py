@@ -9,7 +9,7 @@ import time
 
 import pytest
 import redis
-from fabric_harness import REDIS_HOST, REDIS_PORT, Fabric, WorkerProcess, wait_until
+from fabric_harness import Fabric, WorkerProcess, wait_until
 from fabric_worker import BUGGY, FAST, POISON, REFUSED, STUCK
 
 from core.blobs import mask_key, result_key
@@ -17,6 +17,7 @@ from core.messages import t
 from core.ports import JobState
 from jobs.celery_app import restore_interval_s
 from jobs.reaper import REAP_INTERVAL_S
+from tests.services import redis_url
 
 pytestmark = pytest.mark.integration
 
@@ -171,7 +172,7 @@ def test_q5_a_queued_job_whose_broker_message_was_lost_runs_with_only_a_worker_r
     nothing re-sends at start-up (bots and workers run apart, no ``atelier serve``): a worker sends it
     again, once, and the job runs."""
     job_id = fabric.submit(GREY, 97)
-    broker = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db)
+    broker = redis.Redis.from_url(redis_url(redis_db))
     assert broker.llen("gpu") == 1
     broker.delete("gpu")  # the message is lost; the job row still says queued
     monkeypatch.setenv("ATELIER_WORKER__LOST_MESSAGE_AFTER_S", "2")

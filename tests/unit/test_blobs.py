@@ -1,4 +1,6 @@
-"""The local blob store: round trips, key validation and atomic replacement."""
+"""The blob store contract, on the local directory and on a real S3 server (``blob_store``): round trips,
+key validation, listing and deleting folders, readers that never see half an object; and the local store's
+atomic replacement."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from core.blobs import InvalidBlobKey, LocalBlobStore, validate_key
+from core.ports import BlobStore
 
 
-def test_round_trip_overwrite_and_delete(tmp_path: Path) -> None:
-    blobs = LocalBlobStore(tmp_path / "blobs")
+def test_round_trip_overwrite_and_delete(blob_store: BlobStore) -> None:
+    blobs = blob_store
     assert not blobs.exists("results/a.png")
     blobs.put("results/a.png", b"first")
     blobs.put("results/a.png", b"second")
@@ -42,13 +45,30 @@ def test_round_trip_overwrite_and_delete(tmp_path: Path) -> None:
         "a" * 600,
     ],
 )
-def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:
-    blobs = LocalBlobStore(tmp_path)
+def test_unsafe_keys_are_refused(blob_store: BlobStore, key: str) -> None:
     with pytest.raises(InvalidBlobKey):
-        blobs.put(key, b"x")
+        blob_store.put(key, b"x")
     with pytest.raises(InvalidBlobKey):
-        blobs.exists(key)
-    assert list(tmp_path.iterdir()) == []
+        blob_store.exists(key)
+    with pytest.raises(InvalidBlobKey):
+        blob_store.get(key)
+    with pytest.raises(InvalidBlobKey):
+        blob_store.delete(key)
+    if isinstance(blob_store, LocalBlobStore):
+        assert list(blob_store.root.iterdir()) == []
+
+
+def test_keys_lists_a_folder_and_delete_prefix_empties_it(blob_store: BlobStore) -> None:
+    for key in ("held/a/1.png", "held/a/b/2.png", "held/ab/3.png"):
+        blob_store.put(key, key.encode())
+    assert blob_store.keys("held/a/") == ["held/a/1.png", "held/a/b/2.png"]
+    assert blob_store.keys("held/ab/") == ["held/ab/3.png"]  # a sibling that shares the name's start
+    assert blob_store.keys("held/nobody/") == []
+    with pytest.raises(InvalidBlobKey):
+        blob_store.keys("held/a")  # a prefix is a folder
+    assert blob_store.delete_prefix("held/a/") == 2
+    assert blob_store.keys("held/a/") == [] and blob_store.keys("held/") == ["held/ab/3.png"]
+    assert blob_store.delete_prefix("held/a/") == 0
 
 
 def test_ordinary_keys_are_accepted() -> None:
@@ -73,8 +93,8 @@ def test_a_failed_write_keeps_the_old_object_and_leaves_no_temp_file(
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["a.png"]
 
 
-def test_readers_see_the_old_or_the_new_object_never_a_mix(tmp_path: Path) -> None:
-    blobs = LocalBlobStore(tmp_path)
+def test_readers_see_the_old_or_the_new_object_never_a_mix(blob_store: BlobStore) -> None:
+    blobs = blob_store
     versions = [bytes([n]) * 2_000_000 for n in (1, 2)]
     blobs.put("results/big.png", versions[0])
     stop = threading.Event()
@@ -93,4 +113,6 @@ def test_readers_see_the_old_or_the_new_object_never_a_mix(tmp_path: Path) -> No
         stop.set()
         thread.join()
     assert all(read in versions for read in reads)
-    assert [p.name for p in (tmp_path / "results").iterdir()] == ["big.png"]
+    assert blobs.keys("results/") == ["results/big.png"]
+    if isinstance(blobs, LocalBlobStore):  # and no temporary file was left behind
+        assert [p.name for p in (blobs.root / "results").iterdir()] == ["big.png"]

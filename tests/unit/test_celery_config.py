@@ -14,14 +14,17 @@ from jobs.broker import BrokerMisconfigured, kombu_url, redis_url, socket_path_f
 from jobs.celery_app import check_time_limits, create_app, soft_time_limit
 from jobs.tasks import register_tasks
 
+# Only read into the configuration, never connected to: a reserved name that resolves nowhere.
+BROKER_URL = "redis://broker.test:6379/4"
+
 
 def test_the_app_acks_late_requeues_on_worker_loss_and_prefetches_one(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/4")
+    settings = Settings(data_dir=tmp_path, redis_url=BROKER_URL)
     settings.worker.visibility_timeout_s = 7200
     conf = create_app(settings).conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
-    assert conf.broker_url == "redis://127.0.0.1:6379/4"
+    assert conf.broker_url == BROKER_URL
     assert conf.broker_transport_options["visibility_timeout"] == 7200
     assert conf.broker_transport_options["unacked_restore_throttle"] == 1
     assert conf.broker_transport_options["unacked_restore_interval"] <= 10
@@ -31,7 +34,7 @@ def test_the_app_acks_late_requeues_on_worker_loss_and_prefetches_one(tmp_path: 
 
 
 def test_tasks_get_their_queues_time_limits(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/4")
+    settings = Settings(data_dir=tmp_path, redis_url=BROKER_URL)
     settings.worker.gpu_time_limit_s = 200
     settings.worker.cpu_time_limit_s = 60
     settings.worker.train_time_limit_s = 3000

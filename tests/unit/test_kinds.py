@@ -26,7 +26,8 @@ NAMES = list(KINDS)
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Celery:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), redis_url="redis://127.0.0.1:6379/4")
+    # The broker is only read into the configuration, never connected to: a name that resolves nowhere.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), redis_url="redis://broker.test:6379/4")
     app = create_app(settings)
     register_tasks(app, settings)
     return app

@@ -21,7 +21,7 @@ from core.ports import ChatRef, JobState
 from core.studio.delivery import failure_text
 from core.studio.service import Studio
 from jobs import runtime
-from tests.worker_in_process import EVENTS_REDIS, studio_with_worker
+from tests.worker_in_process import events_redis_url, studio_with_worker
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="ko")
 WATCH_FACES = ModerationSettings(labels=["FACE_FEMALE", "FACE_MALE"], threshold=0.3)
@@ -64,7 +64,7 @@ class Returns:
 
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    settings = Settings(data_dir=tmp_path / "data", redis_url=EVENTS_REDIS, moderation=WATCH_FACES)
+    settings = Settings(data_dir=tmp_path / "data", redis_url=events_redis_url(), moderation=WATCH_FACES)
     with studio_with_worker(settings, monkeypatch) as studio:
         yield studio
 

@@ -23,7 +23,7 @@ from core.store.models import utcnow
 from core.studio.service import Studio
 from jobs import runtime
 from tests.e2e.offline import photo_bytes
-from tests.worker_in_process import EVENTS_REDIS, studio_with_worker
+from tests.worker_in_process import events_redis_url, studio_with_worker
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="en")
 
@@ -40,7 +40,7 @@ class Scripted:
 
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    settings = Settings(data_dir=tmp_path / "data", redis_url=EVENTS_REDIS)
+    settings = Settings(data_dir=tmp_path / "data", redis_url=events_redis_url())
     with studio_with_worker(settings, monkeypatch) as studio:
         yield studio
 

@@ -18,6 +18,7 @@ from core.messages import LANGUAGES, t
 from core.ports import JobState
 from jobs import runtime
 from tests.conversation import Conversation, jpeg
+from tests.worker_in_process import events_redis_url
 
 REFUSALS: dict[str, dict[str, Any]] = {
     "tryon.no_person": {},
@@ -52,7 +53,7 @@ class Wear:
 @pytest.fixture
 def chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Conversation]:
     with Conversation(tmp_path) as conversation:
-        conversation.settings.redis_url = "redis://127.0.0.1:6379/7"
+        conversation.settings.redis_url = events_redis_url()
         conversation.settings.moderation.enabled = False  # the content check has its own tests
         monkeypatch.setattr(runtime, "_settings", conversation.settings)
         monkeypatch.setattr(runtime, "_context", None)
