@@ -1,6 +1,6 @@
 """Typed console lines as core commands: ``/unmask me.jpg``, ``/suit me.jpg charcoal no-tie 3x4``,
-``/tryon me.jpg shirt.jpg``, a line that is only a path (a photo sent without a command), ``/train a.jpg
-b.jpg``.
+``/tryon me.jpg shirt.jpg``, ``/sketch drawing.png 0.6``, a line that is only a path (a photo sent without a
+command), ``/train a.jpg b.jpg``.
 
 A file is an ``Upload`` like a chat attachment: its size is announced from the file system and its bytes are
 read only when the core asks, capped at what the core allows.
@@ -82,6 +82,8 @@ def parse_command(words: list[str], chat: ChatRef, key: str) -> list[Command]:
         return [_suit(args, chat, key)]
     if head == "/tryon":
         return [_tryon(args, chat, key)]
+    if head == "/sketch":
+        return [_sketch(args, chat, key)]
     if head == "/train":
         return _train(args, chat, key)
     if head == "/admin":
@@ -120,6 +122,27 @@ def _tryon(args: list[str], chat: ChatRef, key: str) -> commands.TryOn:
     photo = uploads[0] if uploads else None
     garment = uploads[1] if len(uploads) > 1 else None
     return commands.TryOn(chat=chat, key=key, photo=photo, garment=garment)
+
+
+def _sketch(args: list[str], chat: ChatRef, key: str) -> commands.Sketch:
+    """``/sketch [drawing.png] [strength]``: a word that reads as a number is the strength (the core says
+    what is wrong with it), the first other word the drawing's file; no file: the way to the canvas."""
+    drawing: Upload | None = None
+    words: list[str] = []
+    for word in args:
+        if drawing is None and not _is_number(word) and looks_like_path(word):
+            drawing = file_upload(Path(word))
+        else:
+            words.append(word)
+    return commands.Sketch(chat=chat, key=key, drawing=drawing, words=tuple(words))
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word.replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 def _train(args: list[str], chat: ChatRef, key: str) -> list[Command]:

@@ -144,6 +144,36 @@ def run_tryon(
     )
 
 
+@run_app.command("sketch")
+def run_sketch(
+    drawing: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="A face drawn with dark lines on light paper or a canvas (or a photo).",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (PNG).")],
+    strength: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="How closely the face follows the lines, 0 (loose) to 1 (close)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="The quick preview quality (standard tier).")] = False,
+    tier: TierOption = None,
+) -> None:
+    """Paint a photo-real face from DRAWING and write it to OUTPUT (offline: needs the face prior,
+    ATELIER_MODELS__FACE_PRIOR=stylegan)."""
+    from bots.local_run import run_locally
+
+    options: dict[str, object] = {"fast": fast}
+    options |= {name: value for name, value in (("strength", strength), ("seed", seed)) if value is not None}
+    raise typer.Exit(run_locally(_settings(tier), "sketch", drawing, output, options=options))
+
+
 def _tuned(tier: Tier | None, seed: int | None, steps: int | None) -> Settings:
     return _with(_settings(tier), "models", seed=seed, steps=steps)
 
@@ -208,12 +238,16 @@ def chat(
 def serve(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     tier: TierOption = None,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="Also run the workers (off on a bot-only host).")
+    ] = True,
 ) -> None:
-    """Everything on one machine: every bot with a token set (Telegram, Discord), an embedded Redis (unless
-    ATELIER_REDIS_URL is set) and workers for the gpu, cpu and train queues."""
+    """Everything on one machine: every bot with a token set (Telegram, Discord), the /sketch canvas with
+    /metrics and /healthz, an embedded Redis (unless ATELIER_REDIS_URL is set) and workers for the gpu, cpu
+    and train queues."""
     from bots.serve import serve as run_serve
 
-    raise typer.Exit(run_serve(_settings(tier), concurrency=concurrency))
+    raise typer.Exit(run_serve(_settings(tier), concurrency=concurrency, workers=workers))
 
 
 @app.command()
@@ -223,11 +257,35 @@ def worker(
     ] = "gpu,cpu",
     concurrency: Annotated[int | None, typer.Option(help="Pool processes (default: settings).")] = None,
     tier: TierOption = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve /metrics and /healthz on this port.")
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address for --metrics-port (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
 ) -> None:
     """A Celery worker consuming QUEUES. Models load once per worker process."""
+    settings = _settings(tier)
+    metrics_dir = None
+    if metrics_port is not None:
+        from jobs.monitor import use_multiprocess_dir
+
+        metrics_dir = use_multiprocess_dir()  # before anything imports prometheus-client
     from jobs.worker import run_worker
 
-    run_worker(_settings(tier), [q.strip() for q in queues.split(",") if q.strip()], concurrency)
+    try:
+        run_worker(
+            settings,
+            [q.strip() for q in queues.split(",") if q.strip()],
+            concurrency,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+        )
+    finally:
+        if metrics_dir is not None:
+            from jobs.monitor import drop_multiprocess_dir
+
+            drop_multiprocess_dir(metrics_dir)
 
 
 @app.command()

@@ -62,8 +62,14 @@ class ConsoleScreen:
 
     def show_buttons(self, buttons: Buttons) -> None:
         for row in buttons:
-            labels = "  ".join(f"[{self.board.number(button)}] {button.label}" for button in row)
+            labels = "  ".join(self._label(button) for button in row)
             self.console.print(Text(labels, style="bold"))
+
+    def _label(self, button: Button) -> str:
+        """A button to press by its number, or a link printed whole (a terminal opens it on a click)."""
+        if button.is_link:
+            return f"{button.label}: {button.url or button.app_url}"
+        return f"[{self.board.number(button)}] {button.label}"
 
 
 class ConsoleResultSender:

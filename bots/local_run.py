@@ -1,5 +1,5 @@
-"""``atelier run unmask|suit|tryon``: a production pipeline on one file, in this process, with a progress
-bar."""
+"""``atelier run unmask|suit|tryon|sketch``: a production pipeline on one file, in this process, with a
+progress bar."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _build(kind: str, settings: Settings) -> JobRunner:
         from core.imaging.pipelines.tryon import build_tryon_pipeline
 
         return build_tryon_pipeline(settings.models)
+    if kind == "sketch":
+        from core.imaging.pipelines.sketch import build_sketch_pipeline
+
+        return build_sketch_pipeline(settings.models)
     from core.imaging.pipelines.unmask import build_unmask_pipeline
 
     return build_unmask_pipeline(settings.models)

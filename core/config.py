@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["offline", "standard", "tiny"]
@@ -127,6 +127,31 @@ class ModelSettings(BaseModel):
     tryon_steps: int = 25
     tryon_prompt: str = "a photo of a person wearing the garment, natural fabric folds, realistic, detailed"
     tryon_negative_prompt: str = "naked, nude, deformed, extra arms, blurry, text, watermark, cartoon"
+    # /sketch, standard tier: SD 1.5 with ControlNet scribble (the strength sets its conditioning scale and
+    # for how much of the run it guides), LCM-LoRA for the fast preview. The text encoder and VAE are the
+    # inpainter's (the same SD 1.5 family), so the UNet and the ControlNet are all it loads.
+    sketch_base: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    sketch_controlnet: str = "lllyasviel/control_v11p_sd15_scribble"
+    sketch_lcm_lora: str = "latent-consistency/lcm-lora-sdv1-5"
+    sketch_lcm_lora_weight: str = "pytorch_lora_weights.safetensors"
+    sketch_strength: float = Field(default=0.6, ge=0, le=1)
+    sketch_steps: int = 25
+    sketch_fast_steps: int = Field(default=4, ge=1, le=8)
+    sketch_fast_guidance: float = 1.0
+    sketch_prompt: str = (
+        "a portrait photo of a person's face, looking at the camera, natural skin, soft light, "
+        "detailed, sharp"
+    )
+    sketch_negative_prompt: str = (
+        "drawing, sketch, lines, cartoon, painting, deformed, blurry, text, watermark, naked, nude"
+    )
+    # /sketch, offline tier (face prior only): faces in the bank of generated faces and their drawings
+    # (about 0.6 s of CPU each, made once and cached beside the face prior's), neighbours blended, rounds
+    # of search after the blend, and the time after which the search stops.
+    sketch_bank: int = Field(default=400, ge=4)
+    sketch_neighbours: int = Field(default=24, ge=1)
+    sketch_refine_rounds: int = Field(default=3, ge=0)
+    sketch_time_budget_s: float = 2.5
 
 
 class TrainSettings(BaseModel):
@@ -193,6 +218,56 @@ class WorkerSettings(BaseModel):
     lost_message_after_s: int = 120
 
 
+class WebSettings(BaseModel):
+    """The /sketch drawing canvas (``bots/web``), served by the bot process behind an HTTPS reverse proxy."""
+
+    # Loopback by default: the operator's reverse proxy (Caddy, nginx) on the same host terminates HTTPS and
+    # forwards here. 0.0.0.0 only when the proxy runs on another host (a container network).
+    host: str = "127.0.0.1"
+    # 0: any free port (tests).
+    port: int = Field(default=8080, ge=0, le=65535)
+    # The HTTPS address users reach, without the trailing slash (e.g. https://atelier.example.com); the page
+    # is at {public_url}/sketch. Empty: unset (Telegram opens Mini Apps only over HTTPS).
+    public_url: str = ""
+    # Signs the canvas links of Discord and the console. Unset: `atelier serve` makes one per run and warns
+    # (links stop working at a restart, and separate bot processes would not share it).
+    secret: SecretStr | None = None
+    # How long a signed canvas link stays valid.
+    link_ttl_s: int = Field(default=3600, gt=0)
+    # Telegram's initData older than this is refused (Telegram signs it when the Mini App opens).
+    init_data_max_age_s: int = Field(default=3600, gt=0)
+    # The live preview (fast jobs shown in the canvas only): per user at most one every
+    # ``preview_interval_s`` and ``previews_per_hour`` an hour. Previews are jobs: the studio's quotas
+    # (``StudioSettings``) count them too.
+    preview_interval_s: float = Field(default=4.0, ge=0)
+    previews_per_hour: int = Field(default=20, ge=0)
+
+
+class BlobSettings(BaseModel):
+    """Where photos, results, selfies and identity models are kept (``core.blobs.open_blob_store``)."""
+
+    # s3://bucket/prefix: an S3-compatible bucket every machine shares. Unset: the directory {data_dir}/blobs.
+    # Credentials are not settings: the client reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another
+    # source of boto3's default chain: a profile, an instance role).
+    url: str | None = None
+    # MinIO, Ceph, R2 and other S3-compatible servers: their address (requests then use path-style URLs).
+    endpoint_url: str | None = None
+    region: str | None = None
+    # Objects from this size up (identity models, large results) go up in parts of this size.
+    multipart_threshold_bytes: int = Field(default=8 * MB, ge=5 * MB)
+    # Tries per request (botocore's standard retry mode: 5xx answers, throttling, dropped connections).
+    max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _an_s3_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if not url.startswith("s3://") or not url.removeprefix("s3://").split("/", 1)[0]:
+            raise ValueError(f"blobs.url must look like s3://bucket/prefix, not {url!r}")
+        return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ATELIER_",
@@ -217,6 +292,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -83,6 +83,14 @@ KINDS: dict[str, JobKind] = {
             caption="tryon.caption",
         ),
         JobKind(
+            "sketch",
+            "gpu",
+            "core.imaging.pipelines.sketch:build_job_runner",
+            retryable=True,
+            command="sketch",
+            caption="sketch.caption",
+        ),
+        JobKind(
             "selfie",
             "cpu",
             "jobs.identity_jobs:check_selfie",

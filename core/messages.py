@@ -32,6 +32,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "of you (upper body, facing the camera), then a photo of the top (a shop photo is fine). Or reply to "
             "your photo with the top's photo captioned /tryon, or send /tryon and then the two photos. You get "
             "back your photo wearing the top, as a photo and as a full-resolution file.\n"
+            "/sketch - draw a face and get it back photo-real: send /sketch to open the drawing canvas, or send "
+            "a photo of a face drawn on paper (or an image file) captioned /sketch, with a strength from 0 "
+            "(loose) to 1 (close) if you like, e.g. /sketch 0.7.\n"
             "/train - teach me your face from 5 to 20 of your selfies; afterwards /unmask and /suit make faces "
             "that look like you. /done starts the training once the selfies are in.\n"
             "/status - your queued and running jobs, and your model\n"
@@ -196,6 +199,49 @@ MESSAGES: dict[str, dict[str, str]] = {
             "sweater or jacket on its own, laid flat or on a hanger, ideally on a plain background."
         ),
         "tryon.same_photo": "Both photos are the same. Please send a photo of you first, then a different photo of the top to try on.",
+        # --- sketch (the pipeline's texts) ---
+        "status.kind.sketch": "/sketch",
+        "stage.drawing": "cleaning up your drawing",
+        "stage.face_layout": "finding the face in your drawing",
+        "stage.sketch": "drawing the face",
+        "sketch.caption": "Here is the face from your drawing. The file below has the full resolution.",
+        "sketch.empty": (
+            "Your drawing looks empty. Please draw a whole face (its outline, eyes, nose and mouth) with dark "
+            "lines on a light background and send it again."
+        ),
+        "sketch.photo": (
+            "This looks like a photo of a real face, not a drawing. /sketch turns drawings into faces; for a "
+            "photo, try /unmask or /suit."
+        ),
+        "sketch.no_face": (
+            "I could not find a face in your drawing. Please draw a face seen from the front, with its outline, "
+            "both eyes, a nose and a mouth, large enough to fill most of the picture."
+        ),
+        "sketch.strength": "The strength must be a number from 0 (loose) to 1 (follows your lines closely).",
+        # --- sketch (chat) ---
+        "cmd.sketch": "A photo-real face from your drawing",
+        "sketch.canvas": "Draw a face on the canvas and you get it back here as a photo-real face.",
+        "sketch.canvas_button": "Open canvas",
+        "sketch.how": (
+            "You can also send a photo of a face drawn on paper, or an image file, with the caption /sketch, "
+            "adding a strength from 0 (loose) to 1 (close) if you like, e.g. /sketch 0.7 (0.6 if left out)."
+        ),
+        "sketch.how.discord": (
+            "You can also attach a face drawn on paper (a photo or an image file) to /sketch as drawing:, with "
+            "strength: from 0 (loose) to 1 (close); 0.6 if left out."
+        ),
+        "sketch.how.console": (
+            "You can also give a drawing's file: /sketch drawing.png 0.7 (the strength from 0, loose, to 1, "
+            "close; 0.6 if left out)."
+        ),
+        "sketch.bad_strength": (
+            "“{word}” is not a strength I can use: after /sketch give one number from 0 (loose) to 1 (follows "
+            "your lines closely), e.g. /sketch 0.7."
+        ),
+        "sketch.unavailable": (
+            "Sorry, this server cannot draw faces: /sketch needs a face model that is not installed here. "
+            "/help lists what I can do."
+        ),
         # --- train ---
         "cmd.train": "Teach me your face from your selfies",
         "cmd.done": "Finish sending selfies and start training",
@@ -327,6 +373,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "command's options; attach a picture of a suit as example: to follow it.\n"
             "/tryon photo: garment: - attach a photo of you (upper body, facing the camera) and a photo of a top "
             "(a shop photo is fine); you get back your photo wearing that top.\n"
+            "/sketch drawing: strength: - attach a face drawn on paper (a photo or an image file) and get it "
+            "back photo-real; strength: from 0 (loose) to 1 (close), 0.6 if left out. /sketch without a drawing "
+            "gives you a link to the drawing canvas.\n"
             "/train - teach me your face from 5 to 20 of your selfies: agree to the terms, then send /train with "
             "up to 10 photos at a time, as often as you like, and press Start training (or send /done). "
             "Afterwards /unmask and /suit make faces that look like you.\n"
@@ -346,6 +395,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "opt.suit.example": "A picture of the suit to follow (optional)",
         "opt.tryon.photo": "A photo of you: upper body, facing the camera",
         "opt.tryon.garment": "A photo of the top to try on (a shop photo is fine)",
+        "opt.sketch.drawing": "A face drawn on paper (a photo) or an image file; none: open the canvas",
+        "opt.sketch.strength": "How closely the face follows your lines: 0 to 1 (0.6 if left out)",
         "opt.train.photo": "A selfie of you (up to 10 at once)",
         "console.no_file": "There is no file at {path}.",
         "console.unknown": "I don't know that command. /help lists what I can do.",
@@ -369,6 +420,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status.model_ready": "Your model: ready (trained on {selfies} selfies, {date}).",
         "status.collecting": "Your model: {count} selfie(s) accepted so far; /done needs at least {min}.",
         "status.no_model": "Your model: none yet. /train makes one from your selfies.",
+        # --- the /sketch canvas (bots/web) ---
+        "web.title": "Draw a face",
+        "web.brush": "Brush",
+        "web.eraser": "Eraser",
+        "web.size": "Size",
+        "web.undo": "Undo",
+        "web.clear": "Clear",
+        "web.strength": "Follow my lines",
+        "web.preview": "Live preview",
+        "web.submit": "Make my face",
+        "web.sending": "Sending your drawing…",
+        "web.previewing": "Painting a preview…",
+        "web.queued": "Queued (position {position}). The face comes to your chat too.",
+        "web.done": "Done. The face is in your chat too.",
+        "web.preview_done": "Preview. Press “Make my face” for the full one in your chat.",
+        "web.blank": "Draw a face first.",
+        "web.unauthorized": "This canvas is no longer valid. Send /sketch in the chat to open a new one.",
+        "web.bad_request": "The drawing did not arrive whole. Please try again.",
+        "web.preview_wait": "The preview is taking a breath; it paints again in a few seconds.",
+        "web.network": "No connection to the studio. Please try again.",
+        "web.result": "Your face",
     },
     "ko": {
         "start": (
@@ -390,6 +462,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "본인 사진(상반신, 정면), 두 번째는 상의 사진입니다(쇼핑몰 사진도 됩니다). 본인 사진에 상의 사진을 "
             "/tryon 캡션과 함께 답장으로 보내거나, /tryon 을 보낸 뒤 사진 두 장을 보내도 됩니다. 그 상의를 입은 "
             "사진을 사진과 원본 해상도 파일로 돌려드립니다.\n"
+            "/sketch - 얼굴을 그리면 실사 얼굴로 돌려 드립니다: /sketch 를 보내 캔버스를 열거나, 종이에 그린 얼굴 "
+            "사진(또는 이미지 파일)에 /sketch 캡션을 달아 보내 주세요. 원하면 강도를 0(느슨하게)부터 1(선을 "
+            "그대로)까지 붙일 수 있습니다. 예: /sketch 0.7\n"
             "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다. 그 뒤로 /unmask 와 /suit 가 본인처럼 보이는 얼굴을 "
             "만듭니다. 셀카를 다 보낸 뒤 /done 으로 학습을 시작합니다.\n"
             "/status - 대기 중이거나 진행 중인 작업과 내 모델 상태\n"
@@ -523,6 +598,49 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tryon.no_upper_body": "상반신이 잘 보이지 않습니다. 머리부터 허리까지 나오고, 정면을 보고, 팔이 가슴을 가리지 않는 사진을 보내 주세요.",
         "tryon.no_garment": "두 번째 사진에서 상의를 찾지 못했습니다. 셔츠, 티셔츠, 블라우스, 스웨터나 재킷만 펼쳐 놓거나 옷걸이에 건 사진을, 가능하면 단색 배경에서 찍어 보내 주세요.",
         "tryon.same_photo": "두 사진이 같습니다. 먼저 본인 사진을, 그다음 입어 볼 상의의 다른 사진을 보내 주세요.",
+        # --- sketch (the pipeline's texts) ---
+        "status.kind.sketch": "/sketch",
+        "stage.drawing": "그림 정리하는 중",
+        "stage.face_layout": "그림에서 얼굴 찾는 중",
+        "stage.sketch": "얼굴 그리는 중",
+        "sketch.caption": "그림으로 만든 얼굴입니다. 아래 파일은 원본 해상도입니다.",
+        "sketch.empty": (
+            "그림이 비어 있는 것 같습니다. 밝은 바탕에 진한 선으로 얼굴 전체(윤곽, 눈, 코, 입)를 그려서 다시 "
+            "보내 주세요."
+        ),
+        "sketch.photo": (
+            "그림이 아니라 실제 얼굴 사진 같습니다. /sketch 는 그림을 얼굴로 바꿉니다. 사진이라면 /unmask 나 "
+            "/suit 를 써 보세요."
+        ),
+        "sketch.no_face": (
+            "그림에서 얼굴을 찾지 못했습니다. 정면을 본 얼굴을 윤곽, 두 눈, 코, 입까지 그림의 대부분을 채울 "
+            "만큼 크게 그려 주세요."
+        ),
+        "sketch.strength": "강도는 0(느슨하게)부터 1(선을 그대로) 사이의 숫자여야 합니다.",
+        # --- sketch (chat) ---
+        "cmd.sketch": "그림으로 실사 얼굴 만들기",
+        "sketch.canvas": "캔버스에 얼굴을 그리면 여기로 실사 얼굴을 보내 드립니다.",
+        "sketch.canvas_button": "캔버스 열기",
+        "sketch.how": (
+            "종이에 그린 얼굴 사진이나 이미지 파일에 /sketch 캡션을 달아 보내도 됩니다. 원하면 강도를 "
+            "0(느슨하게)부터 1(선을 그대로)까지 붙이세요. 예: /sketch 0.7 (비우면 0.6)"
+        ),
+        "sketch.how.discord": (
+            "종이에 그린 얼굴(사진이나 이미지 파일)을 /sketch 의 drawing: 에 첨부해도 됩니다. strength: 는 "
+            "0(느슨하게)부터 1(선을 그대로)까지이며, 비우면 0.6입니다."
+        ),
+        "sketch.how.console": (
+            "그림 파일을 줘도 됩니다: /sketch drawing.png 0.7 (강도는 0(느슨하게)부터 1(선을 그대로)까지, "
+            "비우면 0.6)"
+        ),
+        "sketch.bad_strength": (
+            "“{word}”은(는) 쓸 수 있는 강도가 아닙니다. /sketch 뒤에 0(느슨하게)부터 1(선을 그대로) 사이의 "
+            "숫자 하나를 적어 주세요. 예: /sketch 0.7"
+        ),
+        "sketch.unavailable": (
+            "죄송합니다. 이 서버는 얼굴을 그릴 수 없습니다: /sketch 에 필요한 얼굴 모델이 설치되어 있지 "
+            "않습니다. /help 에서 할 수 있는 일을 볼 수 있습니다."
+        ),
         # --- train ---
         "cmd.train": "셀카로 내 얼굴 학습시키기",
         "cmd.done": "셀카 보내기를 마치고 학습 시작",
@@ -653,6 +771,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "옵션에서 고르고, 원하는 정장이 있으면 그 사진을 example: 에 첨부하세요.\n"
             "/tryon photo: garment: - 본인 사진(상반신, 정면)과 상의 사진(쇼핑몰 사진도 됩니다)을 첨부하면 그 "
             "상의를 입은 사진을 돌려 드립니다.\n"
+            "/sketch drawing: strength: - 종이에 그린 얼굴(사진이나 이미지 파일)을 첨부하면 실사 얼굴로 돌려 "
+            "드립니다. strength: 는 0(느슨하게)부터 1(선을 그대로)까지이며, 비우면 0.6입니다. 그림 없이 "
+            "/sketch 를 보내면 캔버스 링크를 드립니다.\n"
             "/train - 셀카 5~20장으로 내 얼굴을 학습시킵니다: 약관에 동의한 뒤 /train 에 사진을 한 번에 최대 "
             "10장씩 여러 번 첨부하고, 학습 시작 버튼을 누르거나 /done 을 보내세요. 그 뒤로 /unmask 와 /suit 가 "
             "본인처럼 보이는 얼굴을 만듭니다.\n"
@@ -672,6 +793,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "opt.suit.example": "따라 할 정장 사진 (선택)",
         "opt.tryon.photo": "본인 사진 (상반신, 정면)",
         "opt.tryon.garment": "입어 볼 상의 사진 (쇼핑몰 사진도 됩니다)",
+        "opt.sketch.drawing": "종이에 그린 얼굴 사진이나 이미지 파일 (없으면 캔버스를 엽니다)",
+        "opt.sketch.strength": "얼굴이 선을 얼마나 따를지: 0~1 (비우면 0.6)",
         "opt.train.photo": "본인 셀카 (한 번에 최대 10장)",
         "console.no_file": "{path} 에 파일이 없습니다.",
         "console.unknown": "모르는 명령입니다. /help 로 사용할 수 있는 기능을 볼 수 있습니다.",
@@ -695,6 +818,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status.model_ready": "내 모델: 준비됨 (셀카 {selfies}장으로 학습, {date}).",
         "status.collecting": "내 모델: 지금까지 셀카 {count}장 통과. /done 에는 최소 {min}장이 필요합니다.",
         "status.no_model": "내 모델: 아직 없습니다. /train 으로 셀카에서 만들 수 있습니다.",
+        # --- the /sketch canvas (bots/web) ---
+        "web.title": "얼굴 그리기",
+        "web.brush": "붓",
+        "web.eraser": "지우개",
+        "web.size": "굵기",
+        "web.undo": "되돌리기",
+        "web.clear": "모두 지우기",
+        "web.strength": "선을 따르는 정도",
+        "web.preview": "실시간 미리보기",
+        "web.submit": "내 얼굴 만들기",
+        "web.sending": "그림을 보내는 중…",
+        "web.previewing": "미리보기를 그리는 중…",
+        "web.queued": "대기열에 추가되었습니다 ({position}번째). 완성된 얼굴은 채팅으로도 보내 드립니다.",
+        "web.done": "완성되었습니다. 채팅에도 보내 드렸습니다.",
+        "web.preview_done": "미리보기입니다. 채팅으로 받으려면 “내 얼굴 만들기”를 누르세요.",
+        "web.blank": "먼저 얼굴을 그려 주세요.",
+        "web.unauthorized": "이 캔버스는 더 이상 사용할 수 없습니다. 채팅에서 /sketch를 다시 보내 새로 여세요.",
+        "web.bad_request": "그림이 제대로 전송되지 않았습니다. 다시 시도해 주세요.",
+        "web.preview_wait": "미리보기가 잠시 쉬고 있습니다. 몇 초 뒤에 다시 그립니다.",
+        "web.network": "스튜디오에 연결할 수 없습니다. 다시 시도해 주세요.",
+        "web.result": "완성된 얼굴",
     },
 }
 

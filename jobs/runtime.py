@@ -30,7 +30,7 @@ import psutil
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 
-from core.blobs import LocalBlobStore, extra_result_key, mask_key, read_rgb, result_key, result_keys
+from core.blobs import extra_result_key, mask_key, open_blob_store, read_rgb, result_key, result_keys
 from core.config import Settings
 from core.errors import UserError
 from core.events import RedisEventBus
@@ -40,6 +40,7 @@ from core.imaging.intake import encode_png
 from core.imaging.moderation import ContentCheck
 from core.imaging.pipelines.jobio import JobInputs, JobRunner
 from core.kinds import KINDS
+from core.metrics import JOBS_FAILED, JOBS_FINISHED, TIME_IN_QUEUE, observe_stages
 from core.ports import JobState, JobView
 from core.retention import purge_job
 from core.store import AttemptAction, JobNotFound, JobStore
@@ -53,6 +54,8 @@ ProgressCallback = Callable[[str, float], None]
 # A lease outlives the hard time limit a little: by then the attempt has ended one way or the other.
 LEASE_MARGIN_S = 60.0
 PROGRESS_INTERVAL_S = 0.5
+# The warm-up's pause between two pipelines, for a waiting job to take its turn.
+_WARM_UP_PAUSE_S = 0.05
 
 
 # Kinds whose result is a sentence for the user (``{"key", "params"}``), not an image.
@@ -104,10 +107,15 @@ class WorkerContext:
         self.pid = os.getpid()
         self.owner = process_owner()
         self.store = JobStore(settings.resolved_database_url)
-        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.blobs = open_blob_store(settings)
         self.events = RedisEventBus(redis_url(settings))
         self._pipelines: dict[str, JobRunner] = {}
         self._locks = {kind: threading.Lock() for kind in _image_kinds()}
+        # Loading weights is not thread-safe: diffusers builds models on the meta device through
+        # accelerate's ``init_empty_weights``, which patches ``torch.nn.Module`` for the whole process, so a
+        # model a running job builds meanwhile (a detector's first call, a training's UNet) comes out empty.
+        # The warm-up thread and a running job take turns under this lock.
+        self.turn = threading.Lock()
         self.content_check = ContentCheck(settings.moderation) if settings.moderation.enabled else None
 
     def pipeline(self, kind: str) -> JobRunner:
@@ -118,15 +126,23 @@ class WorkerContext:
                 log.info("%s pipeline loaded in %.1f s", kind, time.perf_counter() - started)
             return self._pipelines[kind]
 
-    def warm_up(self, kinds: Iterable[str]) -> None:
+    def warm_up(self, kinds: Iterable[str]) -> threading.Thread:
+        """Load the pipelines of ``kinds`` in a background thread, one at a time, each between jobs."""
+
         def load() -> None:
             for kind in kinds:
                 try:
-                    self.pipeline(kind)
+                    with self.turn:
+                        self.pipeline(kind)
                 except Exception:  # the job that needs it will report the error properly
                     log.exception("could not preload the %s pipeline", kind)
+                # A job waiting for the turn goes first: a lock is not fair, and this loop would take it
+                # straight back for the next pipeline.
+                time.sleep(_WARM_UP_PAUSE_S)
 
-        threading.Thread(target=load, name="pipeline-warm-up", daemon=True).start()
+        thread = threading.Thread(target=load, name="pipeline-warm-up", daemon=True)
+        thread.start()
+        return thread
 
 
 _context: WorkerContext | None = None
@@ -207,6 +223,7 @@ def execute(job_id: str) -> Outcome:
         ctx.events.publish(job_id, "done")
     elif attempt.action is AttemptAction.CRASHED:
         log.error("job %s failed: its worker died in each of %d attempts", job_id, job.attempts)
+        JOBS_FAILED.labels(job.kind, job.error_key or "job.crashed").inc()
         _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
     elif attempt.action is AttemptAction.BUSY:
@@ -215,6 +232,7 @@ def execute(job_id: str) -> Outcome:
         return Outcome(attempt.action, attempt.retry_in_s)
 
     log.info("job %s attempt %d started", job_id, job.attempts)
+    _observe_wait(job)
     progress = ProgressReporter(ctx, job_id, lease_s)
     rkey, mkey = result_key(job_id), mask_key(job_id)
     spec = KINDS.get(job.kind)  # an unknown kind fails below, as a pipeline that cannot be built
@@ -224,27 +242,29 @@ def execute(job_id: str) -> Outcome:
     # tasks are idempotent themselves (a selfie is recorded once, a training resumes from its checkpoint).
     if notice_task is not None or not ctx.blobs.exists(rkey):
         try:
-            if notice_task is not None:
-                result = {"notice": notice_task(ctx, job, progress)}
-            else:
-                result = _run_pipeline(ctx, job, rkey, mkey, progress)
+            with ctx.turn:  # never while the warm-up thread loads a pipeline
+                if notice_task is not None:
+                    result = {"notice": notice_task(ctx, job, progress)}
+                else:
+                    result = _run_pipeline(ctx, job, rkey, mkey, progress)
         except JobAborted:
             log.info("job %s attempt %d stopped: cancelled or taken over", job_id, job.attempts)
             return Outcome(AttemptAction.SKIP)
         except UserError as error:
-            _fail(ctx, job_id, error.key, error.params)
+            _fail(ctx, job, error.key, error.params)
             return Outcome(AttemptAction.RUN)
         except SoftTimeLimitExceeded:
-            _fail(ctx, job_id, "job.timed_out", {})
+            _fail(ctx, job, "job.timed_out", {})
             return Outcome(AttemptAction.RUN)
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             log.exception("job %s failed (error id %s)", job_id, error_id)
-            _fail(ctx, job_id, "error.internal", {"error_id": error_id}, error_id=error_id)
+            _fail(ctx, job, "error.internal", {"error_id": error_id}, error_id=error_id)
             return Outcome(AttemptAction.RUN)
     written, written_mask = (None, None) if notice_task is not None else (rkey, mkey)
     if ctx.store.mark_done(job_id, written, written_mask, result):
         log.info("job %s done", job_id)
+        JOBS_FINISHED.labels(job.kind).inc()
         ctx.events.publish(job_id, "done")
     elif written is not None and _abandoned(ctx, job_id):
         # Cancelled or forgotten during the last stage, after the last check: what this attempt wrote
@@ -253,6 +273,12 @@ def execute(job_id: str) -> Outcome:
             ctx.blobs.delete(key)
         log.info("job %s was cancelled or deleted while it finished; its result is discarded", job_id)
     return Outcome(AttemptAction.RUN)
+
+
+def _observe_wait(job: JobView) -> None:
+    """Time in queue, once per job: a later attempt's start says nothing about the queue."""
+    if job.attempts == 1 and job.created_at is not None and job.started_at is not None:
+        TIME_IN_QUEUE.labels(job.kind).observe(max(0.0, (job.started_at - job.created_at).total_seconds()))
 
 
 def _abandoned(ctx: WorkerContext, job_id: str) -> bool:
@@ -266,8 +292,13 @@ def _abandoned(ctx: WorkerContext, job_id: str) -> bool:
 def fail_timed_out(job_id: str) -> None:
     """The hard time limit killed the attempt's process; called in the worker's main process."""
     ctx = context()
+    try:
+        kind = ctx.store.get(job_id).kind
+    except JobNotFound:
+        return
     if ctx.store.mark_failed(job_id, "job.timed_out", {}):
         log.error("job %s killed by the hard time limit", job_id)
+        JOBS_FAILED.labels(kind, "job.timed_out").inc()
         _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
 
@@ -292,6 +323,7 @@ def _run_pipeline(
         identity=user_identity,
     )
     result = runner.run_job(inputs, progress)
+    observe_stages(job.kind, result.timings)
     _withhold_flagged(ctx, job, [result.image, *result.extras.values()])
 
     def encode(image: Image.Image) -> bytes:
@@ -335,10 +367,12 @@ def _check_no_foreign_identity(runner: JobRunner, user_identity: Identity | None
 
 
 def _fail(
-    ctx: WorkerContext, job_id: str, key: str, params: dict[str, object], error_id: str | None = None
+    ctx: WorkerContext, job: JobView, key: str, params: dict[str, object], error_id: str | None = None
 ) -> None:
+    job_id = job.id
     if ctx.store.mark_failed(job_id, key, params, error_id=error_id):
         log.info("job %s failed: %s", job_id, key)
+        JOBS_FAILED.labels(job.kind, key).inc()
         _purge_failed(ctx, job_id)
         ctx.events.publish(job_id, "failed")
 

@@ -24,7 +24,7 @@ from bots.chat import ConsoleFrontEnd
 from bots.console import ButtonBoard, ConsoleResultSender
 from core import identity
 from core.blobs import extra_result_key, result_key
-from core.config import Settings
+from core.config import ModelSettings, Settings, WebSettings
 from core.kinds import KINDS
 from core.ports import ChatRef, JobView
 from core.store import SelfieView
@@ -49,8 +49,18 @@ def png_bytes(size: int = 64) -> bytes:
 
 
 class Conversation:
-    def __init__(self, root: Path, *, lang: str = "en", user: str = "operator") -> None:
-        self.settings = Settings(data_dir=root / "data")
+    def __init__(
+        self,
+        root: Path,
+        *,
+        lang: str = "en",
+        user: str = "operator",
+        models: ModelSettings | None = None,
+        web: WebSettings | None = None,
+    ) -> None:
+        self.settings = Settings(
+            data_dir=root / "data", models=models or ModelSettings(), web=web or WebSettings()
+        )
         self.settings.train.min_selfies, self.settings.train.max_selfies = 3, 6
         self.queue = MemoryQueue()
         self.studio = bootstrap(self.settings, queue=self.queue)

@@ -23,6 +23,7 @@ from bots.discord.sender import DiscordResultSender
 from bots.discord.tree import build_tree, sync_commands
 from bots.processes import stop_on_signals, widen_thread_pool
 from core.config import Settings
+from core.studio.commands import offered_commands
 from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class AtelierClient(discord.Client):
         self.downloader = AttachmentDownloader()
         self.sender = DiscordResultSender(self, settings.discord)
         self.desk = DiscordFrontDesk(settings, studio, self.sender, self.downloader)
-        self.tree = build_tree(self, self.desk.on_command, self.desk.on_tree_error)
+        offered = offered_commands(settings)
+        self.tree = build_tree(self, self.desk.on_command, self.desk.on_tree_error, offered)
 
     async def setup_hook(self) -> None:
         # Runs at login, once the application id is known and before the gateway connects.

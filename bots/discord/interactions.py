@@ -45,6 +45,12 @@ _PLAIN: dict[str, type[Command]] = {
 }
 
 
+def is_private(name: str, options: dict[str, Any]) -> bool:
+    """Whether only the member sees the answer. /sketch without a drawing answers with a link that draws as
+    them, so that answer is theirs alone; with a drawing it is a job like the others, seen by the channel."""
+    return name in PRIVATE_COMMANDS or (name == "sketch" and "drawing" not in options)
+
+
 class DiscordFrontDesk:
     def __init__(
         self,
@@ -60,7 +66,7 @@ class DiscordFrontDesk:
 
     # --- slash commands ---------------------------------------------------------------------------------
     async def on_command(self, interaction: discord.Interaction, name: str, options: dict[str, Any]) -> None:
-        received, private = self._clock(), name in PRIVATE_COMMANDS
+        received, private = self._clock(), is_private(name, options)
         if not await _acknowledge(interaction, thinking=True, ephemeral=private):
             return
         try:
@@ -88,6 +94,14 @@ class DiscordFrontDesk:
         if name == "tryon":
             return commands.TryOn(
                 chat=chat, key=key, photo=uploads.get("photo"), garment=uploads.get("garment")
+            )
+        if name == "sketch":
+            strength = options.get("strength")
+            return commands.Sketch(
+                chat=chat,
+                key=key,
+                drawing=uploads.get("drawing"),
+                words=() if strength is None else (f"{float(strength):g}",),
             )
         if name == "admin":
             return commands.Admin(chat=chat, key=key, words=tuple(" ".join(words).split()))

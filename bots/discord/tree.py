@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Optional
 
 import discord
@@ -57,10 +57,15 @@ def option_names(option: OptionSpec) -> list[str]:
 
 
 def build_tree(
-    client: discord.Client, on_command: CommandHandler, on_error: ErrorHandler
+    client: discord.Client,
+    on_command: CommandHandler,
+    on_error: ErrorHandler,
+    specs: Sequence[CommandSpec] | None = None,
 ) -> app_commands.CommandTree:
+    """The slash commands of ``specs`` (default: the whole table; a server offers what it can do, less
+    commands it cannot, ``offered_commands``), /admin, and the error handler."""
     tree = app_commands.CommandTree(client)
-    for spec in command_table():
+    for spec in command_table() if specs is None else specs:
         tree.add_command(_command(spec, on_command))
     tree.add_command(_admin_command(on_command))
     tree.error(on_error)
@@ -104,7 +109,7 @@ def _command(spec: CommandSpec, on_command: CommandHandler) -> app_commands.Comm
     for option in spec.options:
         for number, param in enumerate(option_names(option)):
             required = option.required and number == 0
-            kind: Any = discord.Attachment if option.kind == "attachment" else str
+            kind = _annotation(option)
             parameters.append(
                 inspect.Parameter(
                     param,
@@ -123,6 +128,19 @@ def _command(spec: CommandSpec, on_command: CommandHandler) -> app_commands.Comm
     callback.__discord_app_commands_param_description__ = descriptions  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_choices__ = choices  # type: ignore[attr-defined]
     return app_commands.Command(name=name, description=_text(f"cmd.{name}"), callback=callback)
+
+
+def _annotation(option: OptionSpec) -> Any:
+    """What discord.py makes of the option: an attachment, a number Discord keeps within its bounds, or a
+    string (a choice, or a word the core parses)."""
+    if option.kind == "attachment":
+        return discord.Attachment
+    if option.kind == "number":
+        if option.bounds is None:
+            return float
+        low, high = option.bounds
+        return app_commands.Range[float, low, high]
+    return str
 
 
 def _text(key: str) -> locale_str | str:

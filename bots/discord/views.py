@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import discord
 
-from core.studio.commands import Buttons
+from core.studio.commands import Button, Buttons
 
 # Discord: at most 5 rows of 5 buttons, labels up to 80 characters, custom ids up to 100.
 MAX_ROWS, MAX_PER_ROW, MAX_LABEL = 5, 5, 80
@@ -30,16 +30,20 @@ def make_view(buttons: Buttons) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for row, items in enumerate(buttons[:MAX_ROWS]):
         for button in items[:MAX_PER_ROW]:
-            view.add_item(
-                discord.ui.Button(
-                    label=button.label[:MAX_LABEL],
-                    custom_id=button.data,
-                    style=_STYLES.get(button.style, discord.ButtonStyle.secondary),
-                    row=row,
-                )
-            )
+            view.add_item(_item(button, row))
     view.stop()
     return view
+
+
+def _item(button: Button, row: int) -> discord.ui.Button[discord.ui.View]:
+    """A press comes back to us by ``custom_id``; a link opens its page (Discord has no in-chat pages that
+    sign the member in, so a link carries who they are itself: ``Button.url``)."""
+    label = button.label[:MAX_LABEL]
+    if button.is_link:
+        url = button.url or button.app_url
+        return discord.ui.Button(label=label, url=url, style=discord.ButtonStyle.link, row=row)
+    style = _STYLES.get(button.style, discord.ButtonStyle.secondary)
+    return discord.ui.Button(label=label, custom_id=button.data, style=style, row=row)
 
 
 def clip(text: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message, MessageEntity, Update
 from telegram.ext import (
@@ -32,7 +32,7 @@ from bots.telegram.pacing import PacedRateLimiter
 from bots.telegram.sender import TelegramResultSender
 from core.config import Settings
 from core.messages import LANGUAGES, t
-from core.studio.commands import command_table
+from core.studio.commands import command_table, unavailable_commands
 from core.studio.service import Studio
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,13 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         .base_file_url(f"{api_url}/file/bot")
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .rate_limiter(rate_limiter())
-        .post_init(functools.partial(register_commands, operators=settings.studio.operators))
+        .post_init(
+            functools.partial(
+                register_commands,
+                operators=settings.studio.operators,
+                hidden=unavailable_commands(settings),
+            )
+        )
         .post_shutdown(close_downloads)
         .build()
     )
@@ -112,6 +118,7 @@ def build_application(settings: Settings, studio: Studio) -> Application:
         "unmask": h.unmask_command,
         "suit": h.suit_command,
         "tryon": h.tryon_command,
+        "sketch": h.sketch_command,
         "train": h.train,
         "done": h.done,
         "status": h.status,
@@ -126,19 +133,24 @@ def build_application(settings: Settings, studio: Studio) -> Application:
     application.add_handler(MessageHandler(images & _CaptionCommand("unmask"), h.unmask_media))
     application.add_handler(MessageHandler(images & _CaptionCommand("suit"), h.suit_media))
     application.add_handler(MessageHandler(images & _CaptionCommand("tryon"), h.tryon_media))
+    application.add_handler(MessageHandler(images & _CaptionCommand("sketch"), h.sketch_media))
     application.add_handler(CallbackQueryHandler(h.button, pattern=BUTTON_PATTERN))
     application.add_handler(MessageHandler(images & ~filters.CaptionRegex(r"^/"), h.media))
     application.add_error_handler(h.on_error)
     return application
 
 
-async def register_commands(application: Application, operators: Sequence[str] = ()) -> None:
+async def register_commands(
+    application: Application, operators: Sequence[str] = (), hidden: Collection[str] = ()
+) -> None:
     """The command menu: English for everyone, plus every other catalogue language by ``language_code``.
-    An operator's private chat with the bot gets its own menu with /admin; nobody else's lists it."""
+    An operator's private chat with the bot gets its own menu with /admin; nobody else's lists it. Commands
+    this server cannot do (``hidden``) are left out; sent anyway, they say so."""
     chats = [int(op.partition(":")[2]) for op in operators if op.startswith("telegram:")]
+    offered = [name for name in COMMANDS if name not in hidden]
     for lang in LANGUAGES:
         language = None if lang == "en" else lang
-        commands = [BotCommand(name, t(f"cmd.{name}", lang)) for name in COMMANDS]
+        commands = [BotCommand(name, t(f"cmd.{name}", lang)) for name in offered]
         default = BotCommandScopeDefault()
         await application.bot.set_my_commands(commands, scope=default, language_code=language)
         for chat_id in chats:

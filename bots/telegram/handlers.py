@@ -107,6 +107,24 @@ class TelegramHandlers:
         command = commands.TryOn(chat=self._chat(update), photo=photo, garment=garment, key=_key(update))
         await self._run(update, command)
 
+    async def sketch_command(self, update: Update, context: Context) -> None:
+        """``/sketch [strength]`` as text: a reply to a drawing's photo paints it; otherwise the way to the
+        canvas (its button only in a private chat: it draws as the member who asked)."""
+        drawing = self._replied(context, update)
+        await self._run(update, self._sketch(update, drawing, tuple(context.args or ())))
+
+    async def sketch_media(self, update: Update, context: Context) -> None:
+        """A photo or image file of a drawing with the caption ``/sketch [strength]``."""
+        message = _message(update)
+        drawing = self._upload(context, message)
+        await self._run(update, self._sketch(update, drawing, tuple((message.caption or "").split()[1:])))
+
+    def _sketch(self, update: Update, drawing: Upload | None, words: tuple[str, ...]) -> commands.Sketch:
+        private = update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+        return commands.Sketch(
+            chat=self._chat(update), drawing=drawing, words=words, private=private, key=_key(update)
+        )
+
     async def media(self, update: Update, context: Context) -> None:
         """A photo or file without a command: a selfie, the photo a pending command waits for, or a
         question (private chats only: groups share photos)."""

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core import config
+from core.imaging.sketch_support import can_draw_faces
 from core.ports import ChatRef
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -74,6 +76,17 @@ class TryOn(Command):
 
     photo: Upload | None = None
     garment: Upload | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sketch(Command):
+    """/sketch: a photo-real face painted from the member's drawing (a photo of paper, an image file), or,
+    without one, the way to the drawing canvas (``core.studio.sketch``)."""
+
+    drawing: Upload | None = None
+    words: tuple[str, ...] = ()  # the strength as typed ("0.7"), parsed by the core
+    # Said where only the member reads the answer: a link that draws as them may be shown.
+    private: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,9 +160,18 @@ MAX_BUTTON_DATA = 64
 class Button:
     label: str
     # "<area>:<owner user id>:<choice>...": the owner is checked by the core, so a button answers only the
-    # member it was made for, on every platform.
+    # member it was made for, on every platform. Empty for a link.
     data: str
     style: ButtonStyle = "secondary"
+    # A link: the button opens this page instead of coming back to us (the console prints it).
+    url: str | None = None
+    # Where the platform opens pages inside the chat and signs the member in itself (a Telegram Mini App),
+    # it opens this page there instead of ``url``.
+    app_url: str | None = None
+
+    @property
+    def is_link(self) -> bool:
+        return self.url is not None or self.app_url is not None
 
 
 Buttons = tuple[tuple[Button, ...], ...]  # rows
@@ -185,7 +207,7 @@ SILENT = Reply()
 
 # --- the command table -------------------------------------------------------------------------------------
 
-OptionKind = Literal["attachment", "choice"]
+OptionKind = Literal["attachment", "choice", "number"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +217,7 @@ class OptionSpec:
     required: bool = False
     choices: tuple[str, ...] = ()  # for "choice": the words the core's parser accepts
     repeat: int = 1  # attachments: how many one command takes (photo, photo2, ... photoN)
+    bounds: tuple[float, float] | None = None  # for "number": the lowest and highest value taken
 
 
 @dataclass(frozen=True)
@@ -234,6 +257,10 @@ def command_table() -> tuple[CommandSpec, ...]:
                 OptionSpec("garment", "attachment", required=True),
             ),
         ),
+        CommandSpec(
+            "sketch",
+            (OptionSpec("drawing", "attachment"), OptionSpec("strength", "number", bounds=(0.0, 1.0))),
+        ),
         CommandSpec("train", (OptionSpec("photo", "attachment", repeat=MAX_SELFIES_PER_COMMAND),)),
         CommandSpec("done"),
         CommandSpec("status"),
@@ -243,3 +270,13 @@ def command_table() -> tuple[CommandSpec, ...]:
         CommandSpec("privacy"),
         CommandSpec("help"),
     )
+
+
+def offered_commands(settings: config.Settings) -> tuple[CommandSpec, ...]:
+    """The table less what this server cannot do (/sketch where no model draws faces): what the command
+    menus and /help show. Every command of the table still answers, if only to say it is not available."""
+    return tuple(spec for spec in command_table() if spec.name not in unavailable_commands(settings))
+
+
+def unavailable_commands(settings: config.Settings) -> frozenset[str]:
+    return frozenset() if can_draw_faces(settings.models) else frozenset({"sketch"})

@@ -34,6 +34,7 @@ from core.blobs import extra_result_key
 from core.events import RESYNC
 from core.kinds import KINDS
 from core.messages import t
+from core.metrics import DELIVERIES, DELIVERY_RETRIES
 from core.ports import BlobStore, EventBus, JobState, JobView
 from core.store import JobNotFound, JobStore
 from core.store.models import utcnow
@@ -226,10 +227,15 @@ class Deliverer:
             )
             if token is None:
                 return False
+            if job.params.get("to_chat") is False:  # read where it was asked for (a canvas preview)
+                await asyncio.to_thread(self.store.mark_sent, job_id, token)
+                return False
             try:
                 parts = await asyncio.to_thread(load_sent_parts, self.blobs, job_id)
                 await asyncio.wait_for(self._send(sender, job, parts), timeout=self.send_timeout_s)
             except Undeliverable as error:
+                outcome = "rejected" if isinstance(error, Rejected) else "undeliverable"
+                DELIVERIES.labels(job.chat.platform, outcome).inc()
                 if isinstance(error, Rejected):
                     log.error("job %s: the platform refused the result for good: %s", job_id, error)
                 else:
@@ -240,7 +246,7 @@ class Deliverer:
                 await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
                 return False
             except Exception as error:
-                await self._retry_later(job_id, token, error)
+                await self._retry_later(job, token, error)
                 return False
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the claim back so the next start delivers at once instead of
@@ -248,6 +254,7 @@ class Deliverer:
                 self.store.retry_delivery_later(job_id, token, delay_s=0, error="interrupted by shutdown")
                 raise
             await asyncio.to_thread(self.store.mark_sent, job_id, token)
+            DELIVERIES.labels(job.chat.platform, "sent").inc()
             await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
         # The status message said "working" and had a Cancel button: the last word on it, without buttons.
         # Best effort: the result (or the reason) is already there.
@@ -285,17 +292,20 @@ class Deliverer:
             for name in KINDS[job.kind].extra_results
         ]
 
-    async def _retry_later(self, job_id: str, token: str, error: Exception) -> None:
+    async def _retry_later(self, job: JobView, token: str, error: Exception) -> None:
+        job_id, platform = job.id, job.chat.platform
         record = await asyncio.to_thread(self.store.delivery, job_id)
         attempts = record.attempts if record is not None else 1
         reason = f"{type(error).__name__}: {error}"
         if attempts >= self.max_send_attempts:
             log.error("job %s: giving up delivery after %d attempts (%s)", job_id, attempts, reason)
+            DELIVERIES.labels(platform, "given_up").inc()
             await asyncio.to_thread(self.store.mark_undeliverable, job_id, token, reason)
             await asyncio.to_thread(forget_sent_parts, self.blobs, job_id)
             return
         delay = min(600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
         log.warning("job %s: delivery failed (%s); retrying in %.0f s", job_id, reason, delay)
+        DELIVERY_RETRIES.labels(platform).inc()
         await asyncio.to_thread(self.store.retry_delivery_later, job_id, token, delay_s=delay, error=reason)
 
     async def show_progress(self, job_id: str) -> None:

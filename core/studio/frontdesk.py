@@ -23,11 +23,13 @@ from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.imaging.intake import check_declared_size
 from core.messages import MESSAGES, t
+from core.metrics import counting_refusals
 from core.ports import ChatRef, JobView
 from core.studio import buttons, commands
 from core.studio.admin import AdminDesk
-from core.studio.commands import SILENT, Command, Reply, Upload
+from core.studio.commands import SILENT, Command, Reply, Upload, unavailable_commands
 from core.studio.jobdesk import JobDesk, Submitted
+from core.studio.sketch import SketchDesk
 from core.studio.status import settings_text, status_text
 from core.studio.training import IdentityDesk, TrainingState
 from core.studio.tryon import TRYON, TryOnDesk
@@ -59,6 +61,7 @@ class FrontDesk:
         self.identities = identities
         self.admin = AdminDesk(jobs)
         self.tryon = TryOnDesk(self)
+        self.sketch = SketchDesk(self)
         self.settings: Settings = jobs.settings
         self._refused: dict[tuple[str, str], float] = {}  # when each user last read a quota refusal
 
@@ -108,8 +111,9 @@ class FrontDesk:
 
         def check() -> None:
             if self.jobs.seen(key) is None:  # a redelivered update is answered by its first copy
-                self.jobs.check_open()
-                self.jobs.check_quota(chat, kind)
+                with counting_refusals(kind):
+                    self.jobs.check_open()
+                    self.jobs.check_quota(chat, kind)
 
         await self._call(check)
 
@@ -158,7 +162,9 @@ class FrontDesk:
     async def _help(self, command: commands.Help) -> Reply:
         # Where a platform's way of attaching photos differs, the catalogue has its own help text.
         platform_help = f"help.{command.chat.platform}"
-        return Reply(t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang))
+        text = t(platform_help if platform_help in MESSAGES["en"] else "help", command.chat.lang)
+        unavailable = tuple(f"/{name} " for name in unavailable_commands(self.settings))
+        return Reply("\n".join(line for line in text.split("\n") if not line.startswith(unavailable)))
 
     async def _admin(self, command: commands.Admin) -> Reply:
         return Reply(await self._call(self.admin.answer, command.chat, command.words))
@@ -208,6 +214,9 @@ class FrontDesk:
 
     async def _tryon(self, command: commands.TryOn) -> Reply:
         return await self.tryon.command(command)
+
+    async def _sketch(self, command: commands.Sketch) -> Reply:
+        return await self.sketch.command(command)
 
     def _suit_prompt(self, options: SuitOptions, chat: ChatRef, *, replace: bool = False) -> Reply:
         text = t(
@@ -363,6 +372,7 @@ _HANDLERS: dict[type[Command], Handler] = {
     commands.Unmask: FrontDesk._unmask,
     commands.Suit: FrontDesk._suit,
     commands.TryOn: FrontDesk._tryon,
+    commands.Sketch: FrontDesk._sketch,
     commands.Photo: FrontDesk._photo,
     commands.Train: FrontDesk._train,
     commands.Done: FrontDesk._done,

@@ -23,6 +23,7 @@ from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions
 from core.imaging.intake_pool import CleanPhoto, clean_photo
 from core.kinds import KINDS, queue_of
+from core.metrics import JOBS_ACCEPTED, counting_refusals
 from core.ports import BlobStore, ChatRef, JobQueue, JobView
 from core.store import PAUSED, ActiveCap, JobNotFound, JobStore, NewJob, OverCap, Pending
 from core.store.models import utcnow
@@ -92,6 +93,29 @@ class JobDesk:
         ``submit_unmask``."""
         return self.submit("tryon", chat, photo, {}, {"garment": garment}, update_key, reply_to_message_id)
 
+    def submit_sketch(
+        self,
+        chat: ChatRef,
+        drawing: bytes | CleanPhoto,
+        strength: float,
+        *,
+        seed: int | None = None,
+        fast: bool = False,
+        update_key: str | None = None,
+        reply_to_message_id: str | None = None,
+    ) -> Submitted:
+        """A /sketch job: a face painted from the member's drawing. ``strength`` (0..1) is how closely the
+        face follows the drawing; ``fast`` asks for the quick preview quality: a preview is shown where it
+        was drawn (the canvas) and never delivered to the chat. Errors as for ``submit_unmask``."""
+        if not 0.0 <= strength <= 1.0:
+            raise UserError("sketch.strength")
+        options: dict[str, Any] = {"strength": float(strength), "fast": bool(fast)}
+        if seed is not None:
+            options["seed"] = int(seed)
+        return self.submit(
+            "sketch", chat, drawing, options, {}, update_key, reply_to_message_id, to_chat=not fast
+        )
+
     def submit(
         self,
         kind: str,
@@ -101,12 +125,31 @@ class JobDesk:
         extra_images: Mapping[str, bytes | CleanPhoto],
         update_key: str | None,
         reply_to_message_id: str | None,
+        *,
+        to_chat: bool = True,
     ) -> Submitted:
         """A job of ``kind`` on the user's photo and the named ``extra_images`` its kind takes. Uploaded bytes
-        go through intake here; a ``CleanPhoto`` went through it when it arrived."""
+        go through intake here; a ``CleanPhoto`` went through it when it arrived. A job not ``to_chat`` is
+        never delivered (``core.studio.delivery``): whoever asked reads its result from the store."""
         unknown = set(extra_images) - set(KINDS[kind].extra_inputs)
         if unknown:
             raise ValueError(f"a {kind} job takes no {sorted(unknown)} (core/kinds.py)")
+        with counting_refusals(kind):
+            return self._submit(
+                kind, chat, image_bytes, options, extra_images, update_key, reply_to_message_id, to_chat
+            )
+
+    def _submit(
+        self,
+        kind: str,
+        chat: ChatRef,
+        image_bytes: bytes | CleanPhoto,
+        options: dict[str, Any],
+        extra_images: Mapping[str, bytes | CleanPhoto],
+        update_key: str | None,
+        reply_to_message_id: str | None,
+        to_chat: bool,
+    ) -> Submitted:
         seen = self.seen(update_key)
         if seen is not None:
             return seen
@@ -120,6 +163,8 @@ class JobDesk:
         for name, image in extras.items():
             self.blobs.put(keys[name], image.data)
         params = {"source_format": clean.source_format, "width": clean.width, "height": clean.height}
+        if not to_chat:
+            params["to_chat"] = False
         return self.queue_job(
             NewJob(
                 id=job_id,
@@ -202,6 +247,7 @@ class JobDesk:
             self.store.reject_queued(job_id, "error.busy")
             raise UserError("error.busy") from None
         log.info("job %s queued (%s, position %d)", job_id, job.kind, position)
+        JOBS_ACCEPTED.labels(job.kind).inc()
         return Submitted(job_id, position, duplicate=False)
 
     def set_status_message(self, job_id: str, message_id: str) -> None:
@@ -273,6 +319,10 @@ class JobDesk:
         if seen is not None:
             return seen
         job = self.own_job(chat, job_id)
+        with counting_refusals(job.kind):
+            return self._retry(chat, job, update_key)
+
+    def _retry(self, chat: ChatRef, job: JobView, update_key: str | None) -> Submitted:
         self.check_open()
         self.check_quota(chat, job.kind)
         inputs = {"": job.input_key, **(job.params.get("inputs") or {})}

@@ -15,7 +15,7 @@ DISCORD_EPOCH_MS = 1420070400000
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 # Option types of the application command payloads.
-OPTION_STRING, OPTION_ATTACHMENT = 3, 11
+OPTION_STRING, OPTION_NUMBER, OPTION_ATTACHMENT = 3, 10, 11
 CHANNEL_GUILD_TEXT, CHANNEL_DM = 0, 1
 
 _sequence = itertools.count(1)
@@ -183,10 +183,15 @@ def command_data(
     strings: dict[str, str] | None = None,
     files: dict[str, dict[str, Any]] | None = None,
     guild_id: int | None = None,
+    numbers: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The ``data`` of a slash command: string options by value, attachment options by their payload."""
+    """The ``data`` of a slash command: string and number options by value, attachment options by their
+    payload."""
     options: list[dict[str, Any]] = [
         {"name": key, "type": OPTION_STRING, "value": value} for key, value in (strings or {}).items()
+    ]
+    options += [
+        {"name": key, "type": OPTION_NUMBER, "value": value} for key, value in (numbers or {}).items()
     ]
     resolved: dict[str, Any] = {}
     for key, file in (files or {}).items():

@@ -169,9 +169,10 @@ class FakeDiscordAPI:
         files: dict[str, dict[str, Any]] | None = None,
         locale: str = "en-US",
         attachment_size_limit: int = shapes.DEFAULT_ATTACHMENT_LIMIT,
+        numbers: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload for ``/name`` whose token this fake will honour."""
-        data = shapes.command_data(name, strings=strings, files=files, guild_id=guild_id)
+        data = shapes.command_data(name, strings=strings, files=files, guild_id=guild_id, numbers=numbers)
         return self._interaction(
             2, user_id, channel_id, guild_id, data, locale=locale, attachment_size_limit=attachment_size_limit
         )

@@ -34,6 +34,7 @@ def serve_env(api: FakeBotAPI, work: Path) -> dict[str, str]:
         ATELIER_TELEGRAM__API_URL=api.url,
         ATELIER_TELEGRAM__POLL_TIMEOUT_S="1",
         ATELIER_MODELS__TIER="offline",
+        ATELIER_WEB__PORT="0",  # the canvas on any free port: another run may hold 8080
     )
     return env
 

@@ -61,8 +61,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainStack]:
             ATELIER_TELEGRAM__POLL_TIMEOUT_S="2",
             ATELIER_MODELS__TIER="tiny",
             ATELIER_TRAIN__MIN_SELFIES="3",
-            ATELIER_TRAIN__STEPS="12",
-            ATELIER_TRAIN__CHECKPOINT_EVERY="5",
+            # Long enough (a few seconds of tiny steps) for the status message to show a step or two:
+            # the bot edits it at most once a second.
+            ATELIER_TRAIN__STEPS="60",
+            ATELIER_TRAIN__CHECKPOINT_EVERY="20",
         )
         migrate(env["ATELIER_DATABASE_URL"])
         worker = start_worker(env, work / "worker.log", queues=("gpu", "cpu", "train"))
@@ -138,5 +140,5 @@ def test_consent_selfies_training_and_an_unmask_with_the_users_model(
     finally:
         store.close()
     worker_log = (stack.work / "worker.log").read_text()
-    assert "trained 12 steps" in worker_log
+    assert "trained 60 steps" in worker_log
     assert "runs with its user's identity (adapter: yes, 3 reference selfies)" in worker_log

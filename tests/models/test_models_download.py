@@ -48,6 +48,15 @@ IP_ADAPTER_FILES = [
     "models/image_encoder/model.safetensors",
 ]
 
+# /sketch: the SD 1.5 UNet and scheduler, ControlNet scribble, LCM-LoRA.
+SKETCH_BASE_FILES = [
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "scheduler/scheduler_config.json",
+]
+CONTROLNET_FILES = ["config.json", "diffusion_pytorch_model.safetensors"]
+LCM_FILES = ["pytorch_lora_weights.safetensors"]
+
 
 def _touch(root: Path, names: list[str]) -> Path:
     for name in names:
@@ -67,6 +76,9 @@ def _local_models(root: Path) -> ModelSettings:
         face_parser=str(_touch(root / "parser", TRANSFORMERS_FILES)),
         exemplar_inpainter=str(_touch(root / "pbe", PBE_FILES)),
         ip_adapter=str(_touch(root / "ip", IP_ADAPTER_FILES)),
+        sketch_base=str(_touch(root / "sd15", SKETCH_BASE_FILES)),
+        sketch_controlnet=str(_touch(root / "scribble", CONTROLNET_FILES)),
+        sketch_lcm_lora=str(_touch(root / "lcm", LCM_FILES)),
     )
 
 
@@ -81,9 +93,20 @@ def test_missing_local_paths_are_reported_per_step(tmp_path: Path) -> None:
         face_parser=str(tmp_path / "nope" / "parser"),
         exemplar_inpainter=str(tmp_path / "nope" / "pbe"),
         ip_adapter=str(tmp_path / "nope" / "ip"),
+        sketch_base=str(tmp_path / "nope" / "sd15"),
+        sketch_controlnet=str(tmp_path / "nope" / "scribble"),
+        sketch_lcm_lora=str(tmp_path / "nope" / "lcm"),
     )
     missing = missing_models(models)
-    assert [line.split(":")[0] for line in missing] == list(STANDARD_BACKENDS)
+    # One line per model: the sketch painter loads three.
+    assert [line.split(":")[0] for line in missing] == [
+        *STANDARD_BACKENDS,
+        "sketch_painter",
+        "sketch_painter",
+    ]
+    assert missing[-3:] == [
+        f"sketch_painter: {tmp_path / 'nope' / name}" for name in ("sd15", "scribble", "lcm")
+    ]
     assert str(tmp_path / "nope" / "sd") in missing[list(STANDARD_BACKENDS).index("inpainter")]
     with pytest.raises(RuntimeError, match="^detector: could not fetch"):
         download_models(models)
@@ -96,6 +119,11 @@ def test_present_local_dirs_are_checked_not_copied(tmp_path: Path) -> None:
     paths = download_models(models, progress=lines.append)
     assert paths["detector"] == tmp_path / "yolo" / "face.pt"
     assert paths["inpainter"] == tmp_path / "sd"
+    assert [paths[key] for key in ("sketch_painter", "sketch_painter.2", "sketch_painter.3")] == [
+        tmp_path / "sd15",
+        tmp_path / "scribble",
+        tmp_path / "lcm",
+    ]
     assert any(line.startswith("segmenter: checking") for line in lines)
 
 
@@ -118,7 +146,7 @@ def _hub_cache(cache: Path, repo: str, files: list[str]) -> Path:
 def test_hub_ids_are_looked_up_in_the_cache_only(tmp_path: Path) -> None:
     models = ModelSettings(tier="standard", cache_dir=tmp_path)
     # An empty cache: everything is missing, and finding that out needs no network.
-    assert len(missing_models(models)) == len(STANDARD_BACKENDS)
+    assert len(missing_models(models)) == len(STANDARD_BACKENDS) + 2  # the sketch painter's three models
     yolo_snapshot = _hub_cache(tmp_path, models.detector, [models.detector_file])
     sd_snapshot = _hub_cache(tmp_path, models.inpainter, SD_FILES)
     assert yolo.weights(models).is_present() and sd_inpaint.weights(models).is_present()
@@ -132,6 +160,9 @@ def test_hub_ids_are_looked_up_in_the_cache_only(tmp_path: Path) -> None:
         "portrait_parser",
         "exemplar_painter",
         "ip_adapter",
+        "sketch_painter",
+        "sketch_painter",
+        "sketch_painter",
     ]
 
 

@@ -41,9 +41,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> ModelSettings:
 
 
 def test_saved_folders_hold_every_required_file(saved: ModelSettings) -> None:
-    # The /suit and /tryon models are saved and checked in test_tiny_suit_backends.py and
-    # test_tiny_tryon_painter.py.
-    elsewhere = ("portrait_parser:", "exemplar_painter:", "ip_adapter:")
+    # The /suit, /tryon and /sketch models are saved and checked in test_tiny_suit_backends.py,
+    # test_tiny_tryon_painter.py and tests/pipeline/test_sketch_tiny.py.
+    elsewhere = ("portrait_parser:", "exemplar_painter:", "ip_adapter:", "sketch_painter:")
     assert [line for line in missing_models(saved) if not line.startswith(elsewhere)] == []
 
 

@@ -12,12 +12,14 @@ import pytest
 import bots.chat_lines
 from bots.chat_lines import NO_FILE, UNKNOWN_LINE
 from core.blobs import input_key
-from core.config import MB
+from core.config import MB, ModelSettings
 from core.errors import UserError
 from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.messages import t
 from core.studio.commands import Upload
 from tests.conversation import Conversation, jpeg
+
+DRAWS_FACES = ModelSettings(face_prior="stylegan")  # every command of the table offered, /sketch too
 
 
 @pytest.fixture
@@ -31,14 +33,15 @@ def masked(shared_data: Path) -> Path:
     return shared_data / "faces" / "with_mask" / "wm_005.jpg"
 
 
-def test_start_and_help_answer_with_the_catalogue(chat: Conversation) -> None:
-    assert chat.say("/start") == t("start") + "\n"
-    assert chat.say("/help") == t("help") + "\n"
-    assert chat.queue.enqueued == []
+def test_start_and_help_answer_with_the_catalogue(tmp_path: Path) -> None:
+    with Conversation(tmp_path, models=DRAWS_FACES) as chat:  # a server that offers every command
+        assert chat.say("/start") == t("start") + "\n"
+        assert chat.say("/help") == t("help") + "\n"
+        assert chat.queue.enqueued == []
 
 
 def test_the_conversation_is_in_the_chosen_language(tmp_path: Path) -> None:
-    with Conversation(tmp_path, lang="ko") as chat:
+    with Conversation(tmp_path, lang="ko", models=DRAWS_FACES) as chat:
         assert chat.say("/help") == t("help", "ko") + "\n"
 
 

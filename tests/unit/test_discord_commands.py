@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bots.discord.tree import option_names
+from core.config import ModelSettings
 from core.messages import t
 from core.studio.commands import command_table
 from core.studio.service import bootstrap
@@ -21,7 +22,7 @@ from tests.e2e.fake_discord_api import FakeDiscordAPI
 from tests.e2e.offline import refuse_network
 from tests.fakes import MemoryQueue
 
-ATTACHMENT, STRING = 11, 3
+ATTACHMENT, STRING, NUMBER = 11, 3, 10
 ADMINISTRATOR = 1 << 3
 
 
@@ -32,9 +33,13 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscordAPI]:
         yield fake
 
 
-def synced(api: FakeDiscordAPI, tmp_path: Path, **discord: Any) -> list[tuple[str, str]]:
+def synced(
+    api: FakeDiscordAPI, tmp_path: Path, models: ModelSettings | None = None, **discord: Any
+) -> list[tuple[str, str]]:
     """Log in with these Discord settings; returns the (method, path) of every command sync."""
     settings = make_settings(tmp_path, api.api_url, **discord)
+    if models is not None:
+        settings = settings.model_copy(update={"models": models})
     studio = bootstrap(settings, queue=MemoryQueue())
 
     async def scenario() -> None:
@@ -67,7 +72,7 @@ def test_sync_can_be_switched_off(api: FakeDiscordAPI, tmp_path: Path) -> None:
 def test_the_commands_are_the_core_table_with_korean_localisations(
     api: FakeDiscordAPI, tmp_path: Path
 ) -> None:
-    synced(api, tmp_path, guild_ids=[])
+    synced(api, tmp_path, ModelSettings(face_prior="stylegan"), guild_ids=[])  # a server that offers all
     commands = {c["name"]: c for c in api.commands[None]}
     admin = commands.pop("admin")  # operators only: outside the shared table, hidden from members
     assert int(admin["default_member_permissions"]) == ADMINISTRATOR
@@ -83,7 +88,11 @@ def test_the_commands_are_the_core_table_with_korean_localisations(
         assert sorted(offered) == sorted(expected)
         for option in spec.options:
             first = offered[option.name]
-            assert first["type"] == (ATTACHMENT if option.kind == "attachment" else STRING)
+            assert (
+                first["type"] == {"attachment": ATTACHMENT, "choice": STRING, "number": NUMBER}[option.kind]
+            )
+            if option.bounds is not None:
+                assert (first["min_value"], first["max_value"]) == option.bounds
             assert first.get("required", False) == option.required
             assert [c["value"] for c in first.get("choices", [])] == list(option.choices)
     train = {o["name"] for o in commands["train"]["options"]}

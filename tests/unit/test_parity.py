@@ -19,7 +19,7 @@ from bots.discord.files import AttachmentDownloader
 from bots.discord.interactions import DiscordFrontDesk
 from bots.discord.tree import build_tree, option_names
 from bots.telegram.app import COMMANDS, build_application
-from core.config import Settings
+from core.config import ModelSettings, Settings
 from core.imaging.idphoto.catalog import SuitOptions, parse_suit_options
 from core.messages import LANGUAGES, MESSAGES, t
 from core.ports import ChatRef
@@ -56,6 +56,12 @@ def discord_commands() -> dict[str, discord.app_commands.Command[Any, Any, Any]]
 @pytest.fixture
 def studio(tmp_path: Path) -> Studio:
     return bootstrap(Settings(data_dir=tmp_path / "data"))
+
+
+@pytest.fixture
+def drawing_studio(tmp_path: Path) -> Studio:
+    """A server whose models draw faces, so that it offers every command of the table (/sketch too)."""
+    return bootstrap(Settings(data_dir=tmp_path / "data", models=ModelSettings(face_prior="stylegan")))
 
 
 @pytest.fixture
@@ -99,12 +105,19 @@ def test_discord_has_the_command_with_the_same_options(
     assert actual == expected
     kinds = {p.name: p.type for p in command.parameters}
     for spec_option in spec.options:
-        wanted = (
-            discord.AppCommandOptionType.attachment
-            if spec_option.kind == "attachment"
-            else discord.AppCommandOptionType.string
-        )
+        wanted = _OPTION_TYPES[spec_option.kind]
         assert all(kinds[name] is wanted for name in option_names(spec_option))
+    bounds = {p.name: (p.min_value, p.max_value) for p in command.parameters}
+    for spec_option in spec.options:
+        if spec_option.bounds is not None:  # Discord itself keeps the number within them
+            assert bounds[spec_option.name] == spec_option.bounds
+
+
+_OPTION_TYPES = {
+    "attachment": discord.AppCommandOptionType.attachment,
+    "choice": discord.AppCommandOptionType.string,
+    "number": discord.AppCommandOptionType.number,
+}
 
 
 @pytest.mark.parametrize("spec", TABLE, ids=NAMES)
@@ -132,10 +145,10 @@ def _chosen(option: OptionSpec, options: SuitOptions) -> str:
     ("platform", "key"), [("telegram", "help"), ("console", "help"), ("discord", "help.discord")]
 )
 def test_help_explains_the_platforms_own_way_of_attaching_photos(
-    studio: Studio, platform: str, key: str
+    drawing_studio: Studio, platform: str, key: str
 ) -> None:
 
-    reply = asyncio.run(studio.handle(Help(chat=ChatRef(platform, "1", "1", "ko"))))
+    reply = asyncio.run(drawing_studio.handle(Help(chat=ChatRef(platform, "1", "1", "ko"))))
     assert reply.text == t(key, "ko")
 
 

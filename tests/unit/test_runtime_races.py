@@ -18,7 +18,7 @@ from core.store import JobNotFound
 from core.studio.service import Studio
 from jobs import runtime
 from tests.e2e.offline import photo_bytes
-from tests.worker_in_process import EVENTS_REDIS, studio_with_worker
+from tests.worker_in_process import events_redis_url, studio_with_worker
 
 CHAT = ChatRef(platform="telegram", user_id="5", chat_id="50", lang="en")
 
@@ -39,7 +39,7 @@ class LastStage:
 
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    settings = Settings(data_dir=tmp_path / "data", redis_url=EVENTS_REDIS)
+    settings = Settings(data_dir=tmp_path / "data", redis_url=events_redis_url())
     with studio_with_worker(settings, monkeypatch) as studio:
         yield studio
 
@@ -69,3 +69,46 @@ def test_a_finished_job_keeps_its_result(studio: Studio) -> None:
     run_with(studio, job_id, lambda: None)
     job = studio.job(job_id)
     assert job.state is JobState.DONE and job.result_key and studio.blobs.exists(job.result_key)
+
+
+def test_the_warm_up_never_builds_a_pipeline_while_a_job_runs(studio: Studio) -> None:
+    """Loading weights is not thread-safe (diffusers and accelerate build models on the meta device by
+    patching ``torch.nn.Module`` for the whole process): a model a job builds while the warm-up thread loads
+    another comes out empty. So the warm-up waits for a running job, and a job for the pipeline being
+    loaded."""
+    import threading
+    import time
+
+    spans: dict[str, tuple[float, float]] = {}
+    job_running = threading.Event()
+
+    class Slow:
+        def run_job(self, inputs: JobInputs, progress: ProgressCallback | None = None) -> JobOutputs:
+            return JobOutputs(inputs.image, Image.new("L", inputs.image.size, 255))
+
+    def loading(_settings: Settings) -> Slow:
+        began = time.monotonic()
+        time.sleep(0.3)
+        spans["suit"] = (began, time.monotonic())
+        return Slow()
+
+    def meanwhile() -> None:
+        began = time.monotonic()
+        job_running.set()
+        time.sleep(0.5)
+        spans["job"] = (began, time.monotonic())
+
+    runtime.register_pipeline("suit", loading)
+    runtime.register_pipeline("unmask", lambda _settings: LastStage(meanwhile))
+    ctx = runtime.context()
+    ctx.pipeline("unmask")  # built before: only the job's run and the warm-up's load may meet
+    job_id = studio.submit_unmask(CHAT, photo_bytes()).job_id
+    worker = threading.Thread(target=runtime.execute, args=(job_id,))
+    worker.start()
+    assert job_running.wait(10)
+    warm = ctx.warm_up(["suit"])
+    worker.join(10)
+    warm.join(10)
+    (job_start, job_end), (load_start, load_end) = spans["job"], spans["suit"]
+    assert load_start >= job_end or load_end <= job_start, spans
+    assert studio.job(job_id).state is JobState.DONE

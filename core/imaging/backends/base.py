@@ -317,6 +317,35 @@ class GarmentPainter(Protocol):
     def paint(self, request: TryOnRequest, progress: StepProgress) -> Image.Image: ...
 
 
+# --- /sketch ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SketchRequest:
+    """What a sketch painter gets: the cleaned drawing (RGB, black strokes on white, every coordinate in its
+    pixels), the face found in it (its box and face-mesh landmarks), and the size of the result to return
+    (the drawing's framing, scaled). ``strength`` (0..1) is how closely the face follows the drawing: low,
+    the drawing sets only where the face is and how it is laid out; high, its lines too. ``fast`` asks for
+    the quick preview quality."""
+
+    drawing: Image.Image
+    face: Face = field(compare=False)
+    size: tuple[int, int]
+    strength: float = 0.6
+    fast: bool = False
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 7.5
+    prompt: str = ""
+    negative_prompt: str = ""
+
+
+@runtime_checkable
+class SketchPainter(Protocol):
+    """Paints a photo-real face following ``request.drawing`` and returns an RGB image of ``request.size``
+    whose face lies where the drawing's face is."""
+
+    def paint(self, request: SketchRequest, progress: StepProgress) -> Image.Image: ...
+
+
 # --- identity ---------------------------------------------------------------------------------------------
 @runtime_checkable
 class FaceEmbedder(Protocol):

@@ -25,6 +25,8 @@ STEPS = (
     "body_parser",
     "garment_extractor",
     "garment_painter",
+    "sketch_face_finder",
+    "sketch_painter",
 )
 
 BACKENDS: dict[str, dict[Tier, str]] = {
@@ -80,6 +82,19 @@ BACKENDS: dict[str, dict[Tier, str]] = {
         "offline": "core.imaging.backends.offline.tryon_painter:build_garment_painter",
         "standard": "core.imaging.backends.standard.tryon_painter:build_garment_painter",
         "tiny": "core.imaging.backends.tiny.tryon_models:build_garment_painter",
+    },
+    # /sketch. Faces are found in drawings with MediaPipe on every tier (it finds drawn faces; YOLO was never
+    # shown one). Painting: SD 1.5 + ControlNet scribble (+ LCM-LoRA) on the standard tier, the face prior's
+    # manifold of generated faces offline (None without the face prior: the tier cannot draw faces).
+    "sketch_face_finder": {
+        "offline": "core.imaging.backends.offline.detector:build_detector",
+        "standard": "core.imaging.backends.offline.detector:build_detector",
+        "tiny": "core.imaging.backends.offline.detector:build_detector",
+    },
+    "sketch_painter": {
+        "offline": "core.imaging.backends.offline.sketch_painter:build_sketch_painter",
+        "standard": "core.imaging.backends.standard.sketch_painter:build_sketch_painter",
+        "tiny": "core.imaging.backends.tiny.sketch_models:build_sketch_painter",
     },
     # Identity: dlib's face embedding (its weights ship in a pip package) on every tier; it is small, runs on
     # the CPU, and likeness scores must mean the same thing whichever tier painted the face.

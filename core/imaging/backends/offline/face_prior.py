@@ -307,28 +307,45 @@ def _neutral_adult(points: np.ndarray) -> bool:
     return bool(gap <= _MAX_MOUTH_GAP and smile <= _MAX_SMILE and childlike <= _MAX_CHILDLIKE)
 
 
+class StyleGanNetworks:
+    """MobileStyleGAN's two networks compiled for the CPU: noise -> style ``w`` (truncated towards the mean
+    style) and ``w`` -> a face. /sketch blends and searches styles, so it needs them apart. Not thread-safe
+    (the compiled models keep state): one user at a time, or one instance per thread."""
+
+    def __init__(self, data: Path, threads: int = THREADS) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"INFERENCE_NUM_THREADS": threads}
+
+        def read(name: str) -> Any:
+            return core.read_model(data / f"{name}.xml", data / f"{name}.bin")
+
+        mapping, batched, synthesis = read("MappingNetwork"), read("MappingNetwork"), read("SynthesisNetwork")
+        batched.reshape([_STYLE_MEAN_SAMPLES, 512])
+        noise = np.random.default_rng(_STYLE_MEAN_SEED).standard_normal((_STYLE_MEAN_SAMPLES, 512))
+        self.mean_style = core.compile_model(batched, "CPU", config)(noise.astype(np.float32))[0].mean(axis=0)
+        self._to_style = core.compile_model(mapping, "CPU", config)
+        self._to_image = core.compile_model(synthesis, "CPU", config)
+
+    def style(self, seed: int) -> np.ndarray:
+        """The truncated style (512,) of that seed's noise."""
+        var = np.random.default_rng(seed).standard_normal((1, 512)).astype(np.float32)
+        return np.asarray(self.mean_style + _TRUNCATION * (self._to_style(var)[0][0] - self.mean_style))
+
+    def synthesize(self, style: np.ndarray, side: int = _DONOR_SIDE) -> Image.Image:
+        """The face of ``style`` (512,), RGB, ``side`` pixels square (the network makes 1024)."""
+        out = self._to_image(np.asarray(style, np.float32).reshape(1, 512))[0][0]
+        rgb = np.clip((out + 1.0) * 127.5 + 0.5, 0, 255)
+        image = Image.fromarray(rgb.astype(np.uint8).transpose(1, 2, 0), "RGB")
+        return image if side == image.width else image.resize((side, side), Image.Resampling.LANCZOS)
+
+
 def _generator(data: Path, threads: int) -> Any:
     """``seed -> face``: a _DONOR_SIDE RGB image of the face that seed's noise generates."""
-    import openvino as ov
-
-    core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": threads}
-
-    def read(name: str) -> Any:
-        return core.read_model(data / f"{name}.xml", data / f"{name}.bin")
-
-    mapping, batched, synthesis = read("MappingNetwork"), read("MappingNetwork"), read("SynthesisNetwork")
-    batched.reshape([_STYLE_MEAN_SAMPLES, 512])
-    noise = np.random.default_rng(_STYLE_MEAN_SEED).standard_normal((_STYLE_MEAN_SAMPLES, 512))
-    mean_style = core.compile_model(batched, "CPU", config)(noise.astype(np.float32))[0].mean(axis=0)
-    to_style = core.compile_model(mapping, "CPU", config)
-    to_image = core.compile_model(synthesis, "CPU", config)
+    networks = StyleGanNetworks(data, threads)
 
     def generate(seed: int) -> Image.Image:
-        var = np.random.default_rng(seed).standard_normal((1, 512)).astype(np.float32)
-        style = mean_style + _TRUNCATION * (to_style(var)[0] - mean_style)
-        rgb = np.clip((to_image(style.astype(np.float32))[0][0] + 1.0) * 127.5 + 0.5, 0, 255)
-        image = Image.fromarray(rgb.astype(np.uint8).transpose(1, 2, 0), "RGB")
-        return image.resize((_DONOR_SIDE, _DONOR_SIDE), Image.Resampling.LANCZOS)
+        return networks.synthesize(networks.style(seed))
 
     return generate
