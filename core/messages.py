@@ -251,7 +251,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.privacy": "What I keep about you, and for how long",
         "privacy": (
             "What I keep and for how long:\n"
-            "• The photos you send for /unmask, /suit and /tryon, and their results, are deleted {days} days "
+            "• The photos and drawings you send for /unmask, /suit, /tryon and /sketch, and their results, are "
+            "deleted {days} days "
             "after the job ends; a job that failed or was cancelled loses its photo at once. The first photo of "
             "a /tryon waits only a few minutes for the second; if it never comes, the first is deleted.\n"
             "• Every result is checked for nudity before it is sent. A result that fails the check is deleted, "
@@ -650,7 +651,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cmd.privacy": "보관하는 정보와 보관 기간",
         "privacy": (
             "보관하는 정보와 보관 기간:\n"
-            "• /unmask, /suit, /tryon 으로 보낸 사진과 그 결과는 작업이 끝나고 {days}일 뒤에 삭제됩니다. "
+            "• /unmask, /suit, /tryon, /sketch 로 보낸 사진과 그림, 그 결과는 작업이 끝나고 {days}일 뒤에 "
+            "삭제됩니다. "
             "실패하거나 취소된 작업의 사진은 바로 삭제됩니다. /tryon 의 첫 번째 사진은 두 번째 사진을 몇 분만 "
             "기다리며, 두 번째 사진이 오지 않으면 삭제됩니다.\n"
             "• 모든 결과는 보내기 전에 노출 이미지인지 검사합니다. 검사를 통과하지 못한 결과는 보내지도 "
