@@ -505,3 +505,31 @@ def test_a_rejected_message_ends_the_delivery_at_once(store: JobStore, blobs: Lo
     record = store.delivery(job_id)
     assert record is not None and record.status == "undeliverable" and record.attempts == 1
     assert sender.calls == 1 and "too long" in (record.last_error or "")
+
+
+def test_deliveries_and_their_retries_are_counted_for_the_metrics(
+    store: JobStore, blobs: LocalBlobStore
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"platform": "telegram", **labels}) or 0.0
+
+    before = (
+        sample("atelier_deliveries_total", outcome="sent"),
+        sample("atelier_deliveries_total", outcome="undeliverable"),
+        sample("atelier_delivery_retries_total"),
+    )
+    sent, blocked, flaky = done_job(store, blobs), done_job(store, blobs), done_job(store, blobs)
+    sender = RecordingSender()
+    asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver(sent))
+    sender.fail_with = Undeliverable("Forbidden: bot was blocked by the user")
+    asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver(blocked))
+    sender.fail_with = ConnectionError("network unreachable")
+    asyncio.run(Deliverer(store, blobs, None, {"telegram": sender}).deliver(flaky))
+    after = (
+        sample("atelier_deliveries_total", outcome="sent"),
+        sample("atelier_deliveries_total", outcome="undeliverable"),
+        sample("atelier_delivery_retries_total"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1.0, 1.0, 1.0]
