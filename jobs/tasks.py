@@ -19,8 +19,8 @@ from jobs.celery_app import hard_time_limit, soft_time_limit, task_name
 
 log = logging.getLogger(__name__)
 
-# Retries for infrastructure trouble (database or blob store unreachable), never longer than a visibility
-# timeout could be.
+# Retries for infrastructure trouble (database or blob store unreachable) and for a job another living
+# worker holds wait at most this long (and at most half the visibility timeout: ``_longest_wait_s``).
 _INFRA_RETRY_MAX_S = 60.0
 
 
@@ -37,11 +37,18 @@ def _run(task: Task, job_id: str) -> None:
         outcome = runtime.execute(job_id)
     except (DBAPIError, OSError) as error:
         retries = task.request.retries
-        delay = min(_INFRA_RETRY_MAX_S, 2.0 ** min(retries, 6)) * random.uniform(0.5, 1.0)
+        delay = min(_longest_wait_s(task), 2.0 ** min(retries, 6)) * random.uniform(0.5, 1.0)
         log.warning("job %s: infrastructure error (%s); retrying in %.0f s", job_id, error, delay)
         raise task.retry(countdown=delay, max_retries=None, exc=error) from error
     if outcome.action is AttemptAction.BUSY:
-        raise task.retry(countdown=max(1.0, min(outcome.retry_in_s, _INFRA_RETRY_MAX_S)), max_retries=None)
+        raise task.retry(countdown=max(1.0, min(outcome.retry_in_s, _longest_wait_s(task))), max_retries=None)
+
+
+def _longest_wait_s(task: Task) -> float:
+    """A retry's countdown at most: a message that waits longer than the broker's visibility timeout is
+    handed out again meanwhile, so never more than half of it."""
+    visibility = (task.app.conf.broker_transport_options or {}).get("visibility_timeout")
+    return _INFRA_RETRY_MAX_S if not visibility else min(_INFRA_RETRY_MAX_S, visibility / 2)
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:

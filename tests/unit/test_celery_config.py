@@ -82,3 +82,37 @@ def test_long_data_directories_get_a_short_socket_path(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     path = socket_path_for(deep)
     assert len(str(path)) <= 100 and path == socket_path_for(deep)
+
+
+@pytest.mark.parametrize("visibility_s, longest_s", [(40, 20.0), (7200, 60.0)])
+def test_a_busy_job_waits_at_most_half_the_visibility_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, visibility_s: int, longest_s: float
+) -> None:
+    """A message waiting for its countdown longer than the visibility timeout is handed out again meanwhile
+    (RELIABILITY.md: never a countdown longer than the visibility timeout)."""
+    from types import SimpleNamespace
+
+    from core.store import AttemptAction
+    from jobs import runtime, tasks
+
+    settings = Settings(data_dir=tmp_path, redis_url=BROKER_URL)
+    for queue in ("gpu", "cpu", "train"):
+        setattr(settings.worker, f"{queue}_time_limit_s", 10)
+    settings.worker.visibility_timeout_s = visibility_s
+    app = create_app(settings)
+    monkeypatch.setattr(runtime, "execute", lambda _job_id: runtime.Outcome(AttemptAction.BUSY, 3600.0))
+    countdowns: list[float] = []
+
+    class Task:
+        request = SimpleNamespace(retries=0)
+
+        def __init__(self) -> None:
+            self.app = app
+
+        def retry(self, countdown: float, **_: object) -> Exception:
+            countdowns.append(countdown)
+            return RuntimeError("retry")
+
+    with pytest.raises(RuntimeError, match="retry"):
+        tasks._run(Task(), "job-1")
+    assert countdowns == [longest_s]
