@@ -1,8 +1,8 @@
-"""A manifold of generated faces for /sketch on the offline tier: the seed project's method on the face prior.
+"""A manifold of generated faces for /sketch on the offline tier: DeepFaceDrawing's method on the face prior.
 
-The seed project projected a drawing onto a manifold of known faces: it found the drawings nearest to the
-user's among the drawings of its faces (k nearest neighbours in a descriptor space), blended their latent
-codes and decoded the blend. Here the faces are MobileStyleGAN's (the face prior's generator, whose style
+That method projects a drawing onto a manifold of known faces: it finds the drawings nearest to the user's
+among the drawings of its faces (k nearest neighbours in a descriptor space), blends their latent codes and
+decodes the blend. Here the faces are MobileStyleGAN's (the face prior's generator, whose style
 ``w`` is the latent code): a bank of N styles, each with the lines an edge extractor draws from its face
 (``core.imaging.drawing.line_drawing``) and a HOG descriptor of those lines in a frame fixed by the face
 (the bank's mean face-mesh landmarks). The bank is made once and cached beside the face prior's donors.
