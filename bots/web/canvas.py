@@ -12,7 +12,6 @@ import asyncio
 import functools
 import json
 import logging
-import math
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,13 +31,13 @@ from core.ports import ChatRef, JobState, JobView
 from core.studio.delivery import failure_text, progress_text
 from core.studio.jobdesk import Submitted
 from core.studio.service import Studio
+from core.studio.sketch import parse_strength
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"sketch.js": "text/javascript", "sketch.css": "text/css"}
-DEFAULT_STRENGTH = 0.6
 # Refusals and the HTTP status that says the same to a program.
 _STATUS = {
     "intake.too_large": 413,
@@ -99,13 +98,10 @@ class Canvas:
             return _error(403, "banned", t("banned", chat.lang))
         if not can_draw_faces(self.settings.models):
             return self._refusal(UserError("sketch.unavailable"), chat.lang)
-        typed = form.fields.get("strength") or str(DEFAULT_STRENGTH)
-        try:
-            strength = float(typed)
-        except ValueError:
-            strength = math.nan
-        if not 0.0 <= strength <= 1.0:  # NaN and infinities fail this too
-            return self._refusal(UserError("sketch.bad_strength", word=typed[:20]), chat.lang)
+        try:  # the chat's rules: one number from 0 to 1, the default when none
+            strength = parse_strength(tuple((form.fields.get("strength") or "").split()))
+        except UserError as error:
+            return self._refusal(error, chat.lang)
         fast = form.fields.get("fast") in ("1", "true", "on")
         if fast and not self.pace.allow((chat.platform, chat.user_id)):
             return _error(429, "web.preview_wait", t("web.preview_wait", chat.lang))

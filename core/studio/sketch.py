@@ -48,7 +48,7 @@ def parse_strength(words: tuple[str, ...]) -> float:
     except ValueError:
         strength = math.nan
     if not 0.0 <= strength <= 1.0:  # NaN and infinities fail this too
-        raise UserError("sketch.bad_strength", word=typed)
+        raise UserError("sketch.bad_strength", word=typed[:20])  # echoed back: not a whole paragraph
     return strength
 
 
